@@ -1,0 +1,399 @@
+"""Detect a model's family from its folder's metadata (no weights are read).
+
+Evidence, strongest first:
+
+1. the model's own chat template (``tokenizer_config.json``, ``chat_template.jinja`` or
+   ``chat_template.json``), classified by its distinctive markers;
+2. special tokens in the vocabulary (ChatML markers mean ChatML whatever ``model_type`` says);
+3. name rules on the folder or repo name (``coder`` means a code model, ``phi-3.5`` means Phi-3.5);
+4. ``model_type`` / ``architectures`` in ``config.json``;
+5. size hints in the name ("7b" is probably a Llama);
+6. otherwise the generic format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DetectionError
+from .families import Family, FamilyRegistry, registry
+
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_SIZE_HINT_RE = re.compile(r"(?<![\d.])(7|13|70)b\b")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model folder says about itself."""
+
+    name: str
+    path: Path | None = None
+    config: dict = field(default_factory=dict)
+    tokenizer_config: dict = field(default_factory=dict)
+    generation_config: dict = field(default_factory=dict)
+    own_template: str | None = None
+    own_template_origin: str | None = None
+    token_ids: dict[str, int] | None = None  # None: vocabulary not readable
+    bos_token: str | None = None
+    eos_token: str | None = None
+    generation_eos_ids: tuple[int, ...] = ()
+
+    @property
+    def model_type(self) -> str | None:
+        value = self.config.get("model_type")
+        return value.lower() if isinstance(value, str) else None
+
+    @property
+    def architecture_types(self) -> list[str]:
+        archs = self.config.get("architectures") or []
+        out = []
+        for arch in archs if isinstance(archs, list) else []:
+            if isinstance(arch, str):
+                out.append(re.sub(r"(ForCausalLM|ForConditionalGeneration|LMHeadModel|Model)$", "", arch).lower())
+        return out
+
+    def has_token(self, token: str) -> bool:
+        return self.token_ids is not None and token in self.token_ids
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The detected family and everything that follows from it."""
+
+    family: str
+    preset: str
+    reason: str
+    template_source: str  # "model", "preset" or "generic"
+    template_origin: str | None
+    eos_tokens: tuple[str, ...]
+    bos_token: str
+    eos_token: str
+    model_name: str
+    model_type: str | None = None
+    warnings: tuple[str, ...] = ()
+    eos_token_ids: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "preset": self.preset,
+            "reason": self.reason,
+            "template_source": self.template_source,
+            "template_origin": self.template_origin,
+            "eos_tokens": list(self.eos_tokens),
+            "eos_token_ids": list(self.eos_token_ids),
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "model_name": self.model_name,
+            "model_type": self.model_type,
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DetectionError(
+            f"{path.name} in {path.parent} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint=f"repair or re-download {path.name}",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DetectionError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DetectionError(f"{path.name} in {path.parent} must hold a JSON object", hint=f"repair {path.name}")
+    return data
+
+
+def _token_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    return None
+
+
+def _template_from_config_value(value: Any) -> str | None:
+    """``chat_template`` is a string, or a list of {name, template} (use "default")."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list):
+        named = {d.get("name"): d.get("template") for d in value if isinstance(d, dict)}
+        chosen = named.get("default") or next((t for t in named.values() if isinstance(t, str)), None)
+        return chosen if isinstance(chosen, str) else None
+    return None
+
+
+def _read_vocabulary(folder: Path, tokenizer_config: dict) -> dict[str, int] | None:
+    tokens: dict[str, int] = {}
+    found = False
+    tok_path = folder / "tokenizer.json"
+    if tok_path.is_file():
+        data = _read_json(tok_path)
+        found = True
+        model = data.get("model") or {}
+        vocab = model.get("vocab") if isinstance(model, dict) else None
+        if isinstance(vocab, dict):
+            tokens.update({k: v for k, v in vocab.items() if isinstance(v, int)})
+        elif isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+            for index, item in enumerate(vocab):
+                if isinstance(item, list) and item and isinstance(item[0], str):
+                    tokens[item[0]] = index
+        for item in data.get("added_tokens") or []:
+            if isinstance(item, dict) and isinstance(item.get("content"), str) and isinstance(item.get("id"), int):
+                tokens[item["content"]] = item["id"]
+    decoder = tokenizer_config.get("added_tokens_decoder")
+    if isinstance(decoder, dict):
+        for key, item in decoder.items():
+            content = _token_text(item)
+            if content is not None and str(key).isdigit():
+                tokens[content] = int(key)
+                found = True
+    vocab_json = folder / "vocab.json"
+    if not found and vocab_json.is_file():
+        data = _read_json(vocab_json)
+        tokens.update({k: v for k, v in data.items() if isinstance(v, int)})
+        found = True
+    return tokens if found else None
+
+
+def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
+    """Read the metadata files of a model folder.
+
+    Raises:
+        DetectionError: the folder is missing or a metadata file is broken.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DetectionError(f"model folder {folder} does not exist", hint="check the path, or give a Hub repo id")
+    config = _read_json(folder / "config.json")
+    tokenizer_config = _read_json(folder / "tokenizer_config.json")
+    generation_config = _read_json(folder / "generation_config.json")
+
+    own_template = None
+    origin = None
+    sidecar = folder / "chat_template.jinja"
+    sidecar_json = folder / "chat_template.json"
+    if sidecar.is_file():
+        try:
+            own_template = sidecar.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DetectionError(f"cannot read {sidecar}: {exc}") from None
+        origin = "chat_template.jinja"
+    elif sidecar_json.is_file():
+        own_template = _template_from_config_value(_read_json(sidecar_json).get("chat_template"))
+        origin = "chat_template.json" if own_template else None
+    if own_template is None:
+        own_template = _template_from_config_value(tokenizer_config.get("chat_template"))
+        origin = "tokenizer_config.json" if own_template else None
+    if own_template is not None and not own_template.strip():
+        own_template, origin = None, None
+
+    eos_ids = generation_config.get("eos_token_id")
+    if isinstance(eos_ids, int):
+        eos_ids = [eos_ids]
+    if not isinstance(eos_ids, list):
+        eos_ids = []
+    return ModelMetadata(
+        name=name or folder.name,
+        path=folder,
+        config=config,
+        tokenizer_config=tokenizer_config,
+        generation_config=generation_config,
+        own_template=own_template,
+        own_template_origin=origin,
+        token_ids=_read_vocabulary(folder, tokenizer_config),
+        bos_token=_token_text(tokenizer_config.get("bos_token")),
+        eos_token=_token_text(tokenizer_config.get("eos_token")),
+        generation_eos_ids=tuple(i for i in eos_ids if isinstance(i, int) and not isinstance(i, bool)),
+    )
+
+
+def looks_like_repo_id(text: str) -> bool:
+    """``owner/name`` that is not an existing local path."""
+    return bool(_REPO_ID_RE.match(text)) and not Path(text).exists()
+
+
+def resolve_local(model: str) -> tuple[Path, str]:
+    """A folder path, or a Hub repo id already in the local Hugging Face cache (never downloads).
+
+    Returns the folder and a display name.
+    """
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise DetectionError(f"{model} is a file, not a model folder", hint="give the folder that holds config.json")
+        return path, path.resolve().name
+    if looks_like_repo_id(model):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            folder = snapshot_download(model, local_files_only=True)
+        except LocalEntryNotFoundError:
+            raise DetectionError(
+                f"{model} is not in the local Hugging Face cache",
+                hint=f"download it first (mlx-playground generate --model {model}, or hf download {model})",
+            ) from None
+        except Exception as exc:  # invalid ids and cache problems
+            raise DetectionError(f"cannot look up {model} in the Hugging Face cache: {exc}") from None
+        return Path(folder), model
+    raise DetectionError(
+        f"model {model!r} is neither a folder nor a Hub repo id",
+        hint="give a path to an MLX model folder, or an id like mlx-community/Qwen2.5-0.5B-Instruct-4bit",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- rules
+
+
+def _name_match(family: Family, name: str) -> int:
+    """Length of the longest name-pattern match (0 when none matches)."""
+    best = 0
+    for pattern in family.match.name_patterns:
+        for m in re.finditer(pattern, name, flags=re.IGNORECASE):
+            best = max(best, len(m.group(0)) or 1)
+    return best
+
+
+def classify_template(template: str, families: FamilyRegistry) -> Family | None:
+    """The known format a template is written in, by its distinctive markers (most markers wins)."""
+    best: tuple[int, int, Family] | None = None
+    for family in families:
+        markers = family.match.template_markers
+        if markers and all(m in template for m in markers):
+            key = (len(markers), -family.priority)
+            if best is None or key > best[:2]:
+                best = (*key, family)
+    return best[2] if best else None
+
+
+def _token_candidates(meta: ModelMetadata, families: FamilyRegistry) -> list[Family]:
+    return [f for f in families if f.match.special_tokens and all(meta.has_token(t) for t in f.match.special_tokens)]
+
+
+def _pick(candidates: list[Family], meta: ModelMetadata) -> tuple[Family, str]:
+    """Choose among candidates: name match, then model_type, then the most specific tokens, then priority."""
+    types = {t for t in [meta.model_type, *meta.architecture_types] if t}
+
+    def key(f: Family) -> tuple:
+        return (_name_match(f, meta.name), bool(types & set(f.match.model_types)), len(f.match.special_tokens), -f.priority)
+
+    best = max(candidates, key=key)
+    if _name_match(best, meta.name):
+        return best, f"the name '{meta.name}' matches {best.name}"
+    if types & set(best.match.model_types):
+        return best, f"model_type '{meta.model_type}' matches {best.name}"
+    return best, ""
+
+
+def _family_by_rules(meta: ModelMetadata, families: FamilyRegistry) -> tuple[Family, str]:
+    tokens = _token_candidates(meta, families)
+    if tokens:
+        family, refine = _pick(tokens, meta)
+        shown = ", ".join(family.match.special_tokens)
+        reason = f"special tokens {shown} are in the vocabulary, so the model uses the {family.title} format"
+        if refine:
+            reason += f" ({refine})"
+        elif meta.model_type and meta.model_type not in family.match.model_types:
+            reason += f"; model_type '{meta.model_type}' does not decide the chat format"
+        return family, reason
+
+    named = [f for f in families if _name_match(f, meta.name)]
+    if named:
+        family, _ = _pick(named, meta)
+        return family, f"the name '{meta.name}' matches the {family.title} rule"
+
+    types = [t for t in [meta.model_type, *meta.architecture_types] if t]
+    for model_type in types:
+        typed = [f for f in families if model_type in f.match.model_types]
+        if typed:
+            family = min(typed, key=lambda f: f.priority)
+            return family, f"model_type '{model_type}' in config.json means the {family.title} format"
+
+    if _SIZE_HINT_RE.search(meta.name.lower()) and "llama2" in families:
+        size = _SIZE_HINT_RE.search(meta.name.lower()).group(0)
+        return families.get("llama2"), (
+            f"no family rule matched; '{size}' in the name suggests a Llama-2-style model, so the Llama 2 format is "
+            "a guess: pick a preset if replies look wrong"
+        )
+    return families.get("generic"), "no family rule matched: using the generic role-prefixed format"
+
+
+def _eos_list(meta: ModelMetadata, family: Family, warnings: list[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    names: list[str] = []
+    if meta.token_ids is None:
+        warnings.append("the vocabulary could not be read (no tokenizer.json); the family's EOS tokens are unverified")
+        names.extend(family.eos_tokens)
+    else:
+        names.extend(t for t in family.eos_tokens if meta.has_token(t))
+    if meta.eos_token:
+        names.append(meta.eos_token)
+    if meta.generation_eos_ids and meta.token_ids is not None:
+        by_id = {v: k for k, v in meta.token_ids.items()}
+        for token_id in meta.generation_eos_ids:
+            if token_id in by_id:
+                names.append(by_id[token_id])
+            else:
+                warnings.append(f"generation_config.json names EOS id {token_id}, which is not in the vocabulary")
+    unique = tuple(dict.fromkeys(names))
+    ids = tuple(meta.token_ids[t] for t in unique if meta.token_ids and t in meta.token_ids)
+    return unique, ids
+
+
+def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None) -> Detection:
+    """Apply the rules to metadata already read."""
+    families = families or registry()
+    warnings: list[str] = []
+    if meta.own_template is not None:
+        classified = classify_template(meta.own_template, families)
+        if classified is not None:
+            family = classified
+            reason = (
+                f"the model ships its own chat template ({meta.own_template_origin}), written in the "
+                f"{family.title} format"
+            )
+        else:
+            family, why = _family_by_rules(meta, families)
+            reason = (
+                f"the model ships its own chat template ({meta.own_template_origin}) in a format we do not know; "
+                f"for EOS tokens and defaults: {why}"
+            )
+        source = "model"
+    else:
+        family, reason = _family_by_rules(meta, families)
+        source = "generic" if family.name == "generic" else "preset"
+        warnings.append(
+            f"the model has no chat template: using the {family.name} preset instead ({reason.split(',')[0]})"
+        )
+    eos_tokens, eos_ids = _eos_list(meta, family, warnings)
+    return Detection(
+        family=family.name,
+        preset=family.name,
+        reason=reason,
+        template_source=source,
+        template_origin=meta.own_template_origin if source == "model" else None,
+        eos_tokens=eos_tokens,
+        eos_token_ids=eos_ids,
+        bos_token=meta.bos_token if meta.bos_token is not None else family.bos_token,
+        eos_token=meta.eos_token if meta.eos_token is not None else family.eos_token,
+        model_name=meta.name,
+        model_type=meta.model_type,
+        warnings=tuple(warnings),
+    )
+
+
+def detect(model: str | Path, families: FamilyRegistry | None = None) -> Detection:
+    """Detect the family of a model folder or a locally cached Hub repo id."""
+    folder, name = resolve_local(str(model))
+    return detect_metadata(read_metadata(folder, name=name), families)
