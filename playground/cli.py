@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import PlaygroundError
@@ -92,7 +93,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         ("family", detection.family),
         ("preset", detection.preset),
         ("reason", detection.reason),
-        ("template", detection.template_source + (f" ({detection.template_origin})" if detection.template_origin else "")),
+        (
+            "template",
+            detection.template_source + (f" ({detection.template_origin})" if detection.template_origin else ""),
+        ),
         ("bos token", detection.bos_token or "(none)"),
         ("eos tokens", ", ".join(detection.eos_tokens) or "(none)"),
     ]

@@ -14,6 +14,7 @@ Evidence, strongest first:
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,11 @@ def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
     )
 
 
+def hub_cache_dir() -> str | None:
+    """The Hugging Face cache folder, read from the environment at call time (``HF_HUB_CACHE``)."""
+    return os.environ.get("HF_HUB_CACHE") or None
+
+
 def looks_like_repo_id(text: str) -> bool:
     """``owner/name`` that is not an existing local path."""
     return bool(_REPO_ID_RE.match(text)) and not Path(text).exists()
@@ -232,14 +238,16 @@ def resolve_local(model: str) -> tuple[Path, str]:
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise DetectionError(f"{model} is a file, not a model folder", hint="give the folder that holds config.json")
+            raise DetectionError(
+                f"{model} is a file, not a model folder", hint="give the folder that holds config.json"
+            )
         return path, path.resolve().name
     if looks_like_repo_id(model):
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import LocalEntryNotFoundError
 
         try:
-            folder = snapshot_download(model, local_files_only=True)
+            folder = snapshot_download(model, local_files_only=True, cache_dir=hub_cache_dir())
         except LocalEntryNotFoundError:
             raise DetectionError(
                 f"{model} is not in the local Hugging Face cache",
@@ -287,7 +295,12 @@ def _pick(candidates: list[Family], meta: ModelMetadata) -> tuple[Family, str]:
     types = {t for t in [meta.model_type, *meta.architecture_types] if t}
 
     def key(f: Family) -> tuple:
-        return (_name_match(f, meta.name), bool(types & set(f.match.model_types)), len(f.match.special_tokens), -f.priority)
+        return (
+            _name_match(f, meta.name),
+            bool(types & set(f.match.model_types)),
+            len(f.match.special_tokens),
+            -f.priority,
+        )
 
     best = max(candidates, key=key)
     if _name_match(best, meta.name):
@@ -373,9 +386,7 @@ def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None)
     else:
         family, reason = _family_by_rules(meta, families)
         source = "generic" if family.name == "generic" else "preset"
-        warnings.append(
-            f"the model has no chat template: using the {family.name} preset instead ({reason.split(',')[0]})"
-        )
+        warnings.append(f"the model has no chat template: using the {family.name} preset instead")
     eos_tokens, eos_ids = _eos_list(meta, family, warnings)
     return Detection(
         family=family.name,

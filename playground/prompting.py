@@ -70,7 +70,9 @@ def preset_choice(family: Family, detection: Detection | None = None, warnings: 
     )
 
 
-def custom_choice(template: str, detection: Detection | None = None, families: FamilyRegistry | None = None) -> TemplateChoice:
+def custom_choice(
+    template: str, detection: Detection | None = None, families: FamilyRegistry | None = None
+) -> TemplateChoice:
     """A user-supplied template; its format is classified for information only."""
     families = families or registry()
     known = classify_template(template, families)
@@ -109,7 +111,9 @@ def choose_template(
             notes = (f"using the {family.name} preset; detection suggested {detection.preset}",)
         return preset_choice(family, detection, notes)
     if detection is None:
-        raise PlaygroundError("no model and no preset given", hint="pass --preset NAME, --model PATH or --template FILE")
+        raise PlaygroundError(
+            "no model and no preset given", hint="pass --preset NAME, --model PATH or --template FILE"
+        )
     family = families.get(detection.family)
     if detection.template_source == "model" and meta is not None and meta.own_template is not None:
         known = classify_template(meta.own_template, families)

@@ -48,7 +48,7 @@ class TemplateRaise(jinja2.exceptions.TemplateError):
     """Raised by the template's own ``raise_exception(...)``."""
 
 
-class LimitExceeded(Exception):
+class RenderLimitError(Exception):
     """A render limit was hit; the message says which."""
 
 
@@ -98,7 +98,9 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False) -> str:
+def _tojson(
+    value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False
+) -> str:
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
@@ -137,7 +139,9 @@ class _SafeNamespace(jinja2.utils.Namespace):
     @staticmethod
     def _check(name: Any) -> None:
         if isinstance(name, str) and name.startswith("_"):
-            raise jinja2.exceptions.SecurityError(f"templates cannot set underscore attributes on a namespace ({name!r})")
+            raise jinja2.exceptions.SecurityError(
+                f"templates cannot set underscore attributes on a namespace ({name!r})"
+            )
 
 
 class _GenerationTag(jinja2.ext.Extension):
@@ -157,7 +161,7 @@ class _GenerationTag(jinja2.ext.Extension):
 class _CheckedCodeGenerator(CodeGenerator):
     """Routes ``~`` concatenation through the environment so its size can be checked."""
 
-    def visit_Concat(self, node: jinja2.nodes.Concat, frame: Any) -> None:
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: Any) -> None:  # noqa: N802 - Jinja visitor name
         self.write("environment.checked_concat((")
         for arg in node.nodes:
             self.visit(arg, frame)
@@ -188,26 +192,28 @@ class ChatTemplateEnvironment(ImmutableSandboxedEnvironment):
 
     def _check_size(self, value: Any, what: str) -> Any:
         if isinstance(value, (str, list, tuple, bytes)) and len(value) > self.max_chars:
-            raise LimitExceeded(f"{what} would be {len(value):,} long; the limit is {self.max_chars:,}")
+            raise RenderLimitError(f"{what} would be {len(value):,} long; the limit is {self.max_chars:,}")
         return value
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > 1000:
-                raise LimitExceeded(f"exponent {right} is too large (limit 1000)")
+                raise RenderLimitError(f"exponent {right} is too large (limit 1000)")
             return left**right
         if operator == "*":
             seq, count = (left, right) if isinstance(right, int) else (right, left)
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
-                if len(seq) * max(count, 0) > self.max_chars:
-                    raise LimitExceeded(
-                        f"repeating a value {count:,} times would make {len(seq) * count:,} items; "
-                        f"the limit is {self.max_chars:,}"
-                    )
+            sized = isinstance(seq, (str, list, tuple)) and isinstance(count, int)
+            if sized and len(seq) * max(count, 0) > self.max_chars:
+                raise RenderLimitError(
+                    f"repeating a value {count:,} times would make {len(seq) * count:,} items; "
+                    f"the limit is {self.max_chars:,}"
+                )
             return left * right
-        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            if len(left) + len(right) > self.max_chars:
-                raise LimitExceeded(f"a value of {len(left) + len(right):,} items is over the limit of {self.max_chars:,}")
+        both_sized = isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple))
+        if both_sized and len(left) + len(right) > self.max_chars:
+            raise RenderLimitError(
+                f"a value of {len(left) + len(right):,} items is over the limit of {self.max_chars:,}"
+            )
         return left + right
 
     def checked_concat(self, parts: tuple) -> str:
@@ -217,7 +223,7 @@ class ChatTemplateEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         for value in itertools.chain(args, kwargs.values()):
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > __self.max_chars:
-                raise LimitExceeded(f"a call argument of {value:,} is over the limit of {__self.max_chars:,}")
+                raise RenderLimitError(f"a call argument of {value:,} is over the limit of {__self.max_chars:,}")
         result = super().call(__context, __obj, *args, **kwargs)
         return __self._check_size(result, "a call result")
 
@@ -231,7 +237,7 @@ def render_with_limits(template: jinja2.Template, variables: dict[str, Any], lim
     """Render ``template``, stopping it when it runs past ``limits``.
 
     Raises:
-        LimitExceeded: which limit was hit.
+        RenderLimitError: which limit was hit.
         jinja2 errors and ``TemplateRaise`` from the template itself.
     """
     ticket = _WATCHDOG.arm(limits.time_s)
@@ -242,10 +248,12 @@ def render_with_limits(template: jinja2.Template, variables: dict[str, Any], lim
             for chunk in template.generate(**variables):
                 size += len(chunk)
                 if size > limits.output_chars:
-                    raise LimitExceeded(f"the rendered prompt passed the output limit of {limits.output_chars:,} characters")
+                    raise RenderLimitError(
+                        f"the rendered prompt passed the output limit of {limits.output_chars:,} characters"
+                    )
                 parts.append(chunk)
         finally:
             _WATCHDOG.disarm(ticket)
     except _Deadline:
-        raise LimitExceeded(f"rendering took longer than the time limit of {limits.time_s:g} s") from None
+        raise RenderLimitError(f"rendering took longer than the time limit of {limits.time_s:g} s") from None
     return "".join(parts)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import SettingsError
 
@@ -128,14 +129,12 @@ class GenerationSettings:
             if not isinstance(item, str) or not item:
                 raise SettingsError(f"stop strings must be non-empty text, got {item!r}")
             if len(item) > MAX_STOP_LENGTH:
-                raise SettingsError(
-                    f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}"
-                )
+                raise SettingsError(f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}")
         if len(stop) > MAX_STOP_STRINGS:
             raise SettingsError(f"{len(stop)} stop strings given; the limit is {MAX_STOP_STRINGS}")
         object.__setattr__(self, "stop", stop)
 
-    def resolve(self, defaults: Mapping[str, Any] | None = None) -> "GenerationSettings":
+    def resolve(self, defaults: Mapping[str, Any] | None = None) -> GenerationSettings:
         """Fill unset fields from ``defaults`` (a family's), then from the module defaults."""
         defaults = defaults or {}
         values = {}
@@ -153,7 +152,7 @@ class GenerationSettings:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "GenerationSettings":
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
         """Build from a dict, rejecting unknown keys by name."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)

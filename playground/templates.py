@@ -8,9 +8,10 @@ the template or to one message (the UI colours them).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import jinja2
 
@@ -22,7 +23,7 @@ from .errors import (
     TemplateSyntaxError,
 )
 from .messages import Message, validate_messages
-from .sandbox import DEFAULT_LIMITS, LimitExceeded, Limits, TemplateRaise, make_environment, render_with_limits
+from .sandbox import DEFAULT_LIMITS, Limits, RenderLimitError, TemplateRaise, make_environment, render_with_limits
 
 SOURCES = ("model", "preset", "custom", "generic")
 SYSTEM_STRATEGIES = ("merge", "drop", "strict")
@@ -141,7 +142,7 @@ def _run(template: jinja2.Template, source: str, variables: dict[str, Any], limi
         raise TemplateRaisedError(
             f"the template raised an error: {exc.message}", hint=_raise_hint(str(exc.message)), lineno=lineno
         ) from None
-    except LimitExceeded as exc:
+    except RenderLimitError as exc:
         raise TemplateLimitError(
             f"template stopped: {exc}", hint="the template loops or grows without bound; simplify it"
         ) from None
@@ -183,18 +184,14 @@ def _raise_hint(message: str) -> str:
 # ---------------------------------------------------------------------------------------------- system roles
 
 
-def apply_system_strategy(
-    messages: list[Message], strategy: str, family_label: str
-) -> tuple[list[Message], list[str]]:
+def apply_system_strategy(messages: list[Message], strategy: str, family_label: str) -> tuple[list[Message], list[str]]:
     """Rewrite system messages for a template that has no system role.
 
     ``merge`` prepends them to the first user message, ``drop`` removes them, ``strict`` leaves them for
     the template to reject. Returns the new messages and warnings that say what happened.
     """
     if strategy not in SYSTEM_STRATEGIES:
-        raise TemplateError(
-            f"unknown system strategy {strategy!r}", hint=f"use one of: {', '.join(SYSTEM_STRATEGIES)}"
-        )
+        raise TemplateError(f"unknown system strategy {strategy!r}", hint=f"use one of: {', '.join(SYSTEM_STRATEGIES)}")
     systems = [m for m in messages if m.get("role") == "system"]
     if not systems or strategy == "strict":
         return messages, []

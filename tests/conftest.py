@@ -1,0 +1,84 @@
+"""Shared fixtures: offline Hugging Face settings, model-folder builders, the demo model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from playground.blas import ensure_fast_blas  # noqa: E402
+
+ensure_fast_blas()
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_MODEL = ROOT / "assets" / "demo-model"
+
+
+def write_model_dir(
+    root: Path,
+    name: str,
+    *,
+    config: dict | None = None,
+    tokenizer_config: dict | None = None,
+    generation_config: dict | None = None,
+    vocab: list[str] = (),
+    added: dict[str, int] | None = None,
+    extra_files: dict[str, str] | None = None,
+) -> Path:
+    """A model folder with metadata only: config, tokenizer files (vocab + added tokens), extras."""
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config))
+    if tokenizer_config is not None:
+        (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    if generation_config is not None:
+        (folder / "generation_config.json").write_text(json.dumps(generation_config))
+    if vocab or added:
+        tokenizer = {
+            "version": "1.0",
+            "added_tokens": [{"id": i, "content": t, "special": True} for t, i in (added or {}).items()],
+            "model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(vocab)}, "merges": []},
+        }
+        (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    for file_name, text in (extra_files or {}).items():
+        (folder / file_name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """Factory: ``model_dir(name, **metadata)`` builds a metadata-only model folder."""
+
+    def make(name: str, **kwargs) -> Path:
+        return write_model_dir(tmp_path, name, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An empty, private Hugging Face cache; ``add(repo_id, folder)`` puts a snapshot in it."""
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+
+    def add(repo_id: str, source: Path, revision: str = "0123456789abcdef0123456789abcdef01234567") -> Path:
+        repo = cache / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / revision
+        snapshot.mkdir(parents=True)
+        for item in source.iterdir():
+            (snapshot / item.name).write_bytes(item.read_bytes())
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(revision)
+        return snapshot
+
+    add.path = cache
+    return add

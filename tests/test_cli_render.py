@@ -1,0 +1,110 @@
+"""The render/detect/presets commands, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from preset_cases import CASES, EXPECTED
+
+from playground.cli import main
+
+
+def run(args, stdin=None):
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground.cli", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def messages_file(tmp_path):
+    def write(messages, name="messages.json"):
+        path = tmp_path / name
+        path.write_text(json.dumps(messages) if not isinstance(messages, str) else messages)
+        return str(path)
+
+    return write
+
+
+@pytest.mark.parametrize("preset", ["qwen2.5", "llama3.1", "gemma", "mistral-v0.3", "phi3"])
+def test_render_json_reproduces_official_bytes(capsysbinary, messages_file, preset):
+    messages, _ = CASES["multi_turn"]
+    code = main(["render", "--preset", preset, "--messages", messages_file(messages), "--json", "--date-string", "26 Jul 2024"])
+    data = json.loads(capsysbinary.readouterr().out.decode("utf-8"))
+    assert code == 0
+    assert data["prompt"] == EXPECTED[(preset, "multi_turn")]
+    assert (data["source"], data["family"], data["warnings"]) == ("preset", preset, [])
+
+
+def test_render_prints_prompt_exactly_without_newline(capsysbinary, messages_file):
+    messages, agp = CASES["no_generation_prompt"]
+    assert main(["render", "--preset", "llama2", "--messages", messages_file(messages), "--no-generation-prompt"]) == 0
+    assert capsysbinary.readouterr().out.decode("utf-8") == EXPECTED[("llama2", "no_generation_prompt")]
+
+
+def test_render_token_overrides_and_stdin():
+    code, out, _ = run(["render", "--preset", "llama2", "--messages", "-", "--bos-token", "<BOS>", "--eos-token", "<EOS>",
+                        "--no-generation-prompt"], stdin=json.dumps([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]))
+    assert (code, out) == (0, "<BOS>[INST] a [/INST] b <EOS>")
+
+
+def test_render_with_model_folder_and_custom_template(model_dir, messages_file, capsys):
+    folder = model_dir("Qwen2.5-1.5B-Instruct", config={"model_type": "qwen2"}, tokenizer_config={"eos_token": "<|im_end|>"},
+                       vocab=["a"], added={"<|im_start|>": 1, "<|im_end|>": 2})
+    path = messages_file([{"role": "user", "content": "Hi"}])
+    assert main(["render", "--model", str(folder), "--messages", path, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"] == "preset" and data["family"] == "qwen2.5"
+    assert data["prompt"].startswith("<|im_start|>system\nYou are Qwen")
+    assert any("no chat template" in w for w in data["warnings"])
+    template = folder / "t.jinja"
+    template.write_text("{% for m in messages %}{{ m.role }}={{ m.content }};{% endfor %}")
+    assert main(["render", "--template", str(template), "--messages", path, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["prompt"], data["source"]) == ("user=Hi;", "custom")
+
+
+@pytest.mark.parametrize(
+    ("args", "messages", "pattern"),
+    [
+        (["--preset", "llama4"], [{"role": "user", "content": "x"}], "unknown preset 'llama4'.*\nhint: valid presets: .*chatml"),
+        (["--preset", "chatml"], {"role": "user"}, "must be a JSON list"),
+        (["--preset", "chatml"], "[{\"role\": \"user\", ", "not valid JSON"),
+        (["--preset", "chatml"], [{"role": "wizard", "content": "x"}], "unknown role 'wizard'"),
+        (["--preset", "gemma", "--system-strategy", "strict"], [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}],
+         "System role not supported"),
+        (["--preset", "llama2"], [{"role": "assistant", "content": "x"}], "roles must alternate"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_exit_2(messages_file, args, messages, pattern):
+    import re
+
+    code, out, err = run(["render", *args, "--messages", messages_file(messages)])
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(pattern, err), err
+
+
+def test_template_syntax_error_names_the_line(tmp_path, messages_file):
+    template = tmp_path / "bad.jinja"
+    template.write_text("{% for m in messages %}\n{{ m.content }\n{% endfor %}")
+    code, _, err = run(["render", "--template", str(template), "--messages", messages_file([{"role": "user", "content": "x"}])])
+    assert code == 2 and "syntax error at line 2" in err
+
+
+def test_detect_and_presets_json(model_dir):
+    folder = model_dir("gemma-2-2b-it", config={"model_type": "gemma2"}, tokenizer_config={"eos_token": "<eos>"},
+                       vocab=["<eos>", "<start_of_turn>", "<end_of_turn>"])
+    code, out, _ = run(["detect", str(folder), "--json"])
+    data = json.loads(out)
+    assert code == 0
+    assert {"family", "preset", "reason", "template_source", "eos_tokens", "bos_token"} <= set(data)
+    assert data["preset"] == "gemma" and data["eos_tokens"] == ["<end_of_turn>", "<eos>"]
+    code, out, _ = run(["presets", "--json"])
+    presets = {p["name"]: p for p in json.loads(out)}
+    assert presets["gemma"]["system_role"] is False and presets["qwen2.5"]["defaults"]["repetition_penalty"] == 1.2
+    code, out, err = run(["detect", "/no/such/model"])
+    assert code == 2 and err.startswith("error: ")
