@@ -31,6 +31,12 @@ def _print_json(data: Any) -> None:
     _out(json.dumps(data, ensure_ascii=False) + "\n")
 
 
+def _blas_line() -> str:
+    from .blas import ensure_fast_blas
+
+    return "BLAS: " + ensure_fast_blas().describe()
+
+
 def _read_text_file(path: str, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -122,6 +128,155 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_from_args(args: argparse.Namespace):
+    from .settings import GenerationSettings
+
+    return GenerationSettings(
+        temperature=args.temp,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        repetition_context_size=args.repetition_context_size,
+        presence_penalty=args.presence_penalty,
+        frequency_penalty=args.frequency_penalty,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .messages import load_messages
+
+    settings = _settings_from_args(args)  # validate before the slow model load
+    if args.messages:
+        messages = load_messages(args.messages)
+    else:
+        messages = [{"role": "user", "content": args.prompt}]
+    if args.system is not None:
+        messages = [m for m in messages if m["role"] != "system"]
+        messages.insert(0, {"role": "system", "content": args.system})
+    engine = Engine()
+    loaded = engine.load(args.model, wire_eos=not args.no_eos_wiring)
+    custom = _read_text_file(args.template, "template file") if args.template else None
+    choice = "custom" if custom is not None else args.preset
+    chat = engine.stream_chat(
+        loaded, messages, settings, choice=choice, custom=custom, system_strategy=args.system_strategy
+    )
+    if not args.json:
+        for warning in (*chat.prompt.warnings, *loaded.notes):
+            print(f"warning: {warning}", file=sys.stderr)
+    parts = []
+    final = None
+    for event in chat.events:
+        parts.append(event.text)
+        final = event
+        if event.text and not args.json:
+            _out(event.text)
+    text = "".join(parts)
+    if args.json:
+        _print_json(
+            {
+                "prompt": chat.prompt.text,
+                "text": text,
+                **final.stats(),
+                "template_source": chat.prompt.source,
+                "template": chat.prompt.template_name,
+                "family": loaded.detection.family,
+                "preset": loaded.detection.preset,
+                "eos_tokens": list(loaded.eos_tokens),
+                "settings": chat.settings.to_dict(),
+                "warnings": [*chat.prompt.warnings, *loaded.notes, *final.warnings],
+                "model": loaded.name,
+            }
+        )
+    else:
+        _out("\n")
+        stop = f" ({final.stop_token})" if final.stop_token else ""
+        print(
+            f"[{final.finish_reason}{stop}; {final.generation_tokens} tokens, ttft {final.ttft_s:.3f} s, "
+            f"{final.generation_tps:.1f} tok/s]",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _parse_auth(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise PlaygroundError("--auth must look like USER:PASSWORD", hint="for example --auth alice:s3cret")
+    return user, password
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui.app import serve
+
+    auth = _parse_auth(args.auth)
+    exposed = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
+    if exposed and auth is None:
+        print(
+            "warning: the playground is reachable from other machines and anyone there can run the model; "
+            "add --auth USER:PASSWORD",
+            file=sys.stderr,
+        )
+    for name, value, low in (
+        ("--port", args.port, 1),
+        ("--max-models", args.max_models, 1),
+        ("--queue-size", args.queue_size, 1),
+        ("--concurrency", args.concurrency, 1),
+    ):
+        if value < low or (name == "--port" and value > 65535):
+            raise PlaygroundError(f"{name} must be at least {low}" + (" and at most 65535" if name == "--port" else ""))
+    serve(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        share=args.share,
+        auth=auth,
+        max_models=args.max_models,
+        queue_size=args.queue_size,
+        concurrency=args.concurrency,
+    )
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
+    from .blas import ensure_fast_blas
+    from .models import demo_model_path
+
+    blas = ensure_fast_blas()
+    rows = {"mlx-playground": __version__, "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        import mlx.core as mx
+
+        rows["mlx"] = getattr(mx, "__version__", "?")
+        rows["device"] = str(mx.default_device())
+    except Exception as exc:  # pragma: no cover - broken installs
+        rows["mlx"] = f"not importable: {exc}"
+    try:
+        from importlib.metadata import version
+
+        for package in ("mlx-lm", "gradio", "transformers", "jinja2", "huggingface-hub"):
+            rows[package] = version(package)
+    except Exception:  # pragma: no cover
+        pass
+    rows["blas"] = blas.describe()
+    demo = demo_model_path()
+    rows["demo model"] = str(demo) if demo.is_dir() else f"missing ({demo})"
+    if args.json:
+        _print_json(rows)
+    else:
+        for key, value in rows.items():
+            print(f"{key:<15} {value}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 
 
@@ -132,8 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlx-playground",
         description="A playground for MLX language models that shows the exact prompt each model receives.",
     )
-    parser.add_argument("--version", action="version", version=f"mlx-playground {__version__}")
+    parser.add_argument("--version", action="store_true", help="show the version and the active BLAS, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="open the playground UI (the default command)")
+    p.add_argument("--model", default="demo", help="the model loaded at start: 'demo', a folder or a Hub id")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="create a public Gradio share link (use with --auth)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (recommended with --host/--share)")
+    p.add_argument("--max-models", type=int, default=1, help="models kept loaded at once (default 1)")
+    p.add_argument("--queue-size", type=int, default=16, help="generation requests that may wait (default 16)")
+    p.add_argument("--concurrency", type=int, default=1, help="generations that run at once (default 1)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("render", help="render a conversation with a chat template and print the exact prompt")
     p.add_argument("--preset", help="a family preset (see 'mlx-playground presets')")
@@ -159,6 +325,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_detect)
 
+    p = sub.add_parser("generate", help="generate a reply with mlx-lm, streaming it to stdout")
+    p.add_argument("--model", default="demo", help="a model folder, a Hub id, or 'demo' (the bundled demo model)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt", help="the user message")
+    src.add_argument("--messages", help="JSON file with [{role, content}, ...]; '-' reads stdin")
+    p.add_argument("--system", help="a system prompt")
+    tpl = p.add_mutually_exclusive_group()
+    tpl.add_argument("--preset", help="render with this preset instead of the model's own/detected template")
+    tpl.add_argument("--template", help="render with this Jinja template file")
+    p.add_argument("--system-strategy", choices=SYSTEM_STRATEGIES, default=DEFAULT_SYSTEM_STRATEGY)
+    p.add_argument("--temp", type=float, help="temperature (0 = greedy)")
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--min-p", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--repetition-penalty", type=float)
+    p.add_argument("--repetition-context-size", type=int)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--frequency-penalty", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--stop", nargs="+", metavar="STR", help="stop strings (not included in the reply)")
+    p.add_argument(
+        "--no-eos-wiring", action="store_true", help="use only the tokenizer's own EOS (to see why wiring matters)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object with the prompt, text and stats last")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("doctor", help="show versions, the active BLAS and the demo model location")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
     p = sub.add_parser("presets", help="list the family presets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_presets)
@@ -177,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "version", False):
+        print(f"mlx-playground {__version__} ({_blas_line()})")
+        return 0
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -184,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except PlaygroundError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {' '.join(exc.message.split())}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,7 +18,7 @@ ensure_fast_blas()
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_MODEL = ROOT / "assets" / "demo-model"
+DEMO_MODEL = Path(os.environ.get("PLAYGROUND_TEST_MODEL") or ROOT / "assets" / "demo-model")
 
 
 def write_model_dir(
@@ -82,3 +82,46 @@ def hf_cache(tmp_path, monkeypatch):
 
     add.path = cache
     return add
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One engine (model cache of two) shared by the runtime tests."""
+    from playground.engine import Engine
+
+    return Engine(max_models=2)
+
+
+@pytest.fixture(scope="session")
+def demo(engine):
+    """The bundled demo model, loaded with EOS wiring."""
+    if not DEMO_MODEL.is_dir():
+        pytest.fail(f"demo model missing at {DEMO_MODEL}; run python assets/train_demo_model.py")
+    return engine.load(str(DEMO_MODEL))
+
+
+@pytest.fixture(scope="session")
+def toy_llama3(tmp_path_factory):
+    """A random-weight Llama-3-style model with no chat template."""
+    from playground.toy import build_toy_model
+
+    return build_toy_model(tmp_path_factory.mktemp("models") / "toy-llama3", style="llama3")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The real app, launched once on a free localhost port with the demo model."""
+    from playground.ui.app import serve
+
+    port = free_port()
+    demo = serve(model=str(DEMO_MODEL), port=port, prevent_thread_lock=True, quiet=True, queue_size=32)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

@@ -1,0 +1,360 @@
+"""Load MLX models with mlx-lm, wire the family's EOS tokens, and keep a small cache.
+
+``load_model`` accepts a local folder or a Hub repo id (downloaded with ``huggingface_hub``, which
+respects ``HF_HUB_OFFLINE``). Failures are diagnosed into :class:`ModelLoadError` with a hint a user can
+act on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .blas import ensure_fast_blas
+from .detect import Detection, ModelMetadata, detect_metadata, hub_cache_dir, looks_like_repo_id, read_metadata
+from .errors import DetectionError, ModelLoadError
+
+DEMO_MODEL_ALIAS = "demo"
+DEFAULT_MAX_MODELS = 1
+DEFAULT_CONTEXT_LENGTH = 4096
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer.tiktoken", "qwen.tiktoken")
+_DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.py", "*.model", "*.tiktoken", "*.txt", "*.jinja"]
+
+
+def demo_model_path() -> Path:
+    """The bundled demo model (packaged in the wheel, or in the source checkout's assets/)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_assets" / "demo-model"
+    return packaged if packaged.is_dir() else here.parent / "assets" / "demo-model"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate: mlx-lm model and tokenizer, plus what detection found."""
+
+    name: str
+    path: Path
+    model: Any
+    tokenizer: Any  # mlx_lm TokenizerWrapper
+    metadata: ModelMetadata
+    detection: Detection
+    eos_tokens: tuple[str, ...]
+    eos_token_ids: tuple[int, ...]
+    eos_wired: bool
+    context_length: int
+    num_parameters: int
+    load_seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly facts for the UI status panel and ``--json`` output."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "family": self.detection.family,
+            "preset": self.detection.preset,
+            "reason": self.detection.reason,
+            "template_source": self.detection.template_source,
+            "eos_tokens": list(self.eos_tokens),
+            "eos_wired": self.eos_wired,
+            "context_length": self.context_length,
+            "num_parameters": self.num_parameters,
+            "load_seconds": round(self.load_seconds, 3),
+            "warnings": list(self.detection.warnings) + list(self.notes),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- resolving
+
+
+def _offline() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except Exception:  # pragma: no cover - very old huggingface_hub
+        return False
+
+
+def resolve_model(model: str | Path, *, allow_download: bool = True) -> tuple[Path, str]:
+    """A folder for ``model``: the demo alias, a local path, a cached Hub id, or a fresh download."""
+    text = str(model).strip()
+    if not text:
+        raise ModelLoadError("no model given", hint=f"pass a folder, a Hub id, or '{DEMO_MODEL_ALIAS}'")
+    if text == DEMO_MODEL_ALIAS:
+        path = demo_model_path()
+        if not path.is_dir():
+            raise ModelLoadError(f"the demo model is missing at {path}", hint="run: python assets/train_demo_model.py")
+        return path, "demo-model"
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(f"{text} is a file, not a model folder", hint="give the folder with config.json")
+        return path.resolve(), path.resolve().name
+    if not looks_like_repo_id(text):
+        raise ModelLoadError(
+            f"model {text!r} is neither a folder nor a Hub repo id",
+            hint="give a path to an MLX model folder, or an id like mlx-community/Qwen2.5-0.5B-Instruct-4bit",
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(snapshot_download(text, local_files_only=True, cache_dir=hub_cache_dir())), text
+    except LocalEntryNotFoundError:
+        pass
+    except Exception as exc:
+        raise ModelLoadError(f"cannot read {text} from the Hugging Face cache: {exc}") from None
+    if _offline() or not allow_download:
+        raise ModelLoadError(
+            f"{text} is not in the local Hugging Face cache and downloads are off (HF_HUB_OFFLINE is set)",
+            hint=f"with network access, unset HF_HUB_OFFLINE; or download it elsewhere (hf download {text}) "
+            "and pass its folder",
+        )
+    try:
+        folder = snapshot_download(text, allow_patterns=_DOWNLOAD_PATTERNS, cache_dir=hub_cache_dir())
+    except GatedRepoError:
+        raise ModelLoadError(
+            f"{text} is gated on the Hugging Face Hub", hint="accept its license on the Hub and run: hf auth login"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelLoadError(
+            f"{text} does not exist on the Hugging Face Hub (or is private)",
+            hint="check the spelling; mlx-community hosts many MLX conversions",
+        ) from None
+    except LocalEntryNotFoundError:
+        raise ModelLoadError(
+            f"could not download {text}: the Hugging Face Hub is not reachable and the model is not in the local cache",
+            hint="check your network connection, or pass a local model folder",
+        ) from None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not download {text}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+            hint="check your network connection, or pass a local folder",
+        ) from None
+    return Path(folder), text
+
+
+def check_model_folder(path: Path, name: str) -> ModelMetadata:
+    """Catch the common problems before mlx-lm does, with better messages."""
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"{name} has no config.json", hint="point at the folder of an MLX model (it holds config.json)"
+        )
+    try:
+        meta = read_metadata(path, name=name)
+    except DetectionError as exc:
+        raise ModelLoadError(exc.message, hint=exc.hint) from None
+    if "vision_config" in meta.config:
+        raise ModelLoadError(
+            f"{name} is a vision-language model (its config has vision_config); mlx-lm loads text-only models",
+            hint="use mlx-vlm for vision models (pip install mlx-vlm), or pick a text model",
+        )
+    if not any(path.glob("*.safetensors")):
+        raise ModelLoadError(
+            f"{name} has no weights (*.safetensors) in {path}",
+            hint="convert the original model: python -m mlx_lm convert --hf-path ORIGINAL_ID --mlx-path OUT_DIR -q",
+        )
+    if not any((path / f).is_file() for f in _TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"{name} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])})",
+            hint="copy the tokenizer files from the original model into the folder",
+        )
+    return meta
+
+
+def diagnose(exc: BaseException, name: str) -> ModelLoadError:
+    """Turn an mlx-lm / transformers / safetensors failure into an actionable error."""
+    text = f"{type(exc).__name__}: {exc}"
+    low = text.lower()
+    if "sdpa_vector" in low or "unable to load function" in low or "metal" in low:
+        return ModelLoadError(
+            f"{name} hit a Metal kernel error ({str(exc)[:160]})",
+            hint="use an mlx-community conversion (prefer 4-bit), try another model of the same family, "
+            "or update mlx (pip install -U mlx mlx-lm)",
+        )
+    if "not supported" in low and "model type" in low:
+        return ModelLoadError(
+            f"{name}: {exc}",
+            hint="update mlx-lm (pip install -U mlx-lm); if it is still unsupported, pick another model",
+        )
+    if "safetensors" in low or "header" in low or "deserializ" in low or "incomplete" in low:
+        return ModelLoadError(
+            f"{name} has corrupt or truncated weights ({str(exc)[:160]})",
+            hint="delete and re-download the model, or re-run the conversion",
+        )
+    if "parameters not in model" in low or "missing parameters" in low or "shape" in low:
+        return ModelLoadError(
+            f"{name}: the weights do not match config.json ({str(exc)[:160]})",
+            hint="the conversion is broken or config.json was edited; re-convert with mlx_lm.convert",
+        )
+    if "tokenizer" in low:
+        return ModelLoadError(
+            f"{name}: the tokenizer could not be loaded ({str(exc)[:160]})",
+            hint="copy tokenizer.json and tokenizer_config.json from the original model",
+        )
+    return ModelLoadError(f"could not load {name}: {text[:300]}", hint="check that the folder is an MLX model")
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def wire_eos(tokenizer: Any, detection: Detection) -> tuple[tuple[str, ...], list[str]]:
+    """Add the detected EOS tokens (those in the vocabulary) to the tokenizer wrapper's stop set."""
+    notes = []
+    vocab = tokenizer.get_vocab()
+    for token in detection.eos_tokens:
+        if token in vocab:
+            tokenizer.add_eos_token(token)
+        else:
+            notes.append(f"EOS token {token} is not in the tokenizer's vocabulary; not used")
+    for token_id in detection.eos_token_ids:
+        tokenizer.add_eos_token(str(token_id))
+    return eos_names(tokenizer), notes
+
+
+def eos_names(tokenizer: Any) -> tuple[str, ...]:
+    ids = sorted(tokenizer.eos_token_ids)
+    return tuple(tokenizer.convert_ids_to_tokens(ids))
+
+
+def load_model(model: str | Path, *, wire: bool = True, allow_download: bool = True) -> LoadedModel:
+    """Load a model with mlx-lm and wire its family's EOS tokens (``wire=False`` keeps the tokenizer's own).
+
+    Raises:
+        ModelLoadError: with a hint, for every failure a user can fix.
+    """
+    ensure_fast_blas()
+    started = time.perf_counter()
+    path, name = resolve_model(model, allow_download=allow_download)
+    meta = check_model_folder(path, name)
+    detection = detect_metadata(meta)
+    try:
+        import mlx_lm
+        from mlx_lm.utils import get_total_parameters
+
+        mlx_model, tokenizer = mlx_lm.load(str(path))
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # mlx-lm raises plain ValueError/FileNotFoundError/RuntimeError
+        raise diagnose(exc, name) from exc
+    warm_up(mlx_model)
+    notes: list[str] = []
+    if wire:
+        eos, notes = wire_eos(tokenizer, detection)
+    else:
+        eos = eos_names(tokenizer)
+        notes.append("EOS wiring is off: only the tokenizer's own EOS token stops replies")
+    context = meta.config.get("max_position_embeddings") or getattr(tokenizer, "model_max_length", None)
+    if not isinstance(context, int) or context <= 0 or context > 10_000_000:
+        context = DEFAULT_CONTEXT_LENGTH
+    return LoadedModel(
+        name=name,
+        path=path,
+        model=mlx_model,
+        tokenizer=tokenizer,
+        metadata=meta,
+        detection=detection,
+        eos_tokens=eos,
+        eos_token_ids=tuple(sorted(tokenizer.eos_token_ids)),
+        eos_wired=wire,
+        context_length=context,
+        num_parameters=int(get_total_parameters(mlx_model)),
+        load_seconds=time.perf_counter() - started,
+        notes=tuple(notes),
+    )
+
+
+def warm_up(model: Any) -> None:
+    """Run one token through the model so the first reply's time-to-first-token is not one-off setup."""
+    import mlx.core as mx
+
+    with contextlib.suppress(Exception):  # some architectures need more than one token; it is only a warm-up
+        mx.eval(model(mx.array([[0]])))
+
+
+class ModelCache:
+    """Keeps the most recently used models loaded (default one); older ones are released.
+
+    A model still used by a running generation stays alive through that generation's reference, so
+    switching models never frees memory that is in use.
+    """
+
+    def __init__(self, max_models: int = DEFAULT_MAX_MODELS):
+        if max_models < 1:
+            raise ValueError(f"max_models must be at least 1, got {max_models}")
+        self.max_models = max_models
+        self._models: OrderedDict[tuple[str, bool], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model: str | Path, *, wire: bool = True) -> LoadedModel:
+        """The loaded model, loading it (and evicting the least recently used) if needed."""
+        key = (str(model), wire)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            loaded = load_model(model, wire=wire)
+            self._models[key] = loaded
+            while len(self._models) > self.max_models:
+                self._models.popitem(last=False)
+                release_memory()
+            return loaded
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return [k[0] for k in self._models]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+        release_memory()
+
+
+def release_memory() -> None:
+    """Free what released models held (Python objects first, then MLX's buffer cache)."""
+    gc.collect()
+    try:
+        import mlx.core as mx
+
+        mx.clear_cache()
+    except Exception:  # pragma: no cover - older mlx
+        pass
+
+
+def list_cached_models() -> list[str]:
+    """MLX models in the local Hugging Face cache (a snapshot with config.json and *.safetensors)."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir(hub_cache_dir())
+    except Exception:
+        return []
+    found = []
+    for repo in info.repos:
+        if repo.repo_type != "model":
+            continue
+        for revision in repo.revisions:
+            files = {f.file_name for f in revision.files}
+            if "config.json" in files and any(n.endswith(".safetensors") for n in files):
+                found.append(repo.repo_id)
+                break
+    return sorted(found)
+
+
+def read_config(path: Path) -> dict:
+    """config.json of a folder (empty when absent)."""
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,87 @@
+"""Random-weight Llama-architecture models built offline, for tests and benchmarks.
+
+Speed does not depend on the weight values, and detection, EOS wiring and template handling only need
+a real tokenizer with the right special tokens. The tokenizer is word-level (whitespace split), so its
+vocabulary can have any size; it is saved with ``PreTrainedTokenizerFast`` so ``mlx_lm.load`` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: style -> (special tokens, bos, eos)
+STYLES: dict[str, tuple[list[str], str | None, str]] = {
+    "llama3": (
+        ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+    ),
+    "chatml": (["<|endoftext|>", "<|im_start|>", "<|im_end|>"], None, "<|endoftext|>"),
+    "gemma": (["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"], "<bos>", "<eos>"),
+    "plain": (["<s>", "</s>"], "<s>", "</s>"),
+}
+WORDS = ["user", "assistant", "system", "Hello!", "Hi", "hello", "the", "a", "is", "What", "?", "2+2"]
+
+
+def build_toy_model(
+    folder: str | Path,
+    *,
+    style: str = "llama3",
+    vocab_size: int = 1000,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    intermediate_size: int = 128,
+    num_heads: int = 4,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+    extra_tokenizer_config: dict | None = None,
+) -> Path:
+    """Write a random-weight model with no chat template into ``folder`` and return it."""
+    from playground.blas import ensure_fast_blas
+
+    ensure_fast_blas()
+    import mlx.core as mx
+    from mlx_lm.models import llama
+    from mlx_lm.utils import save_config, save_model
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
+    specials, bos, eos = STYLES[style]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = ["<unk>", *WORDS]
+    plain += [f"w{i}" for i in range(vocab_size - len(plain) - len(specials))]
+    vocab = {token: i for i, token in enumerate(plain)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(specials)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, unk_token="<unk>")
+    fast.save_pretrained(str(folder))
+    if extra_tokenizer_config:
+        path = folder / "tokenizer_config.json"
+        data = json.loads(path.read_text())
+        data.update(extra_tokenizer_config)
+        path.write_text(json.dumps(data, indent=2))
+
+    config = {
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": hidden_size,
+        "num_hidden_layers": num_layers,
+        "intermediate_size": intermediate_size,
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_heads,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": len(tok.get_vocab()),
+        "max_position_embeddings": max_position_embeddings,
+        "tie_word_embeddings": True,
+    }
+    mx.random.seed(seed)
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    mx.eval(model.parameters())
+    save_model(folder, model)
+    save_config(config, folder / "config.json")
+    return folder

@@ -1,0 +1,74 @@
+"""One thread that runs every generation.
+
+mlx-lm's generators hold MLX stream contexts that must be opened and closed on the same thread, while
+web servers resume request handlers on whatever thread is free. So each generation runs start to end on
+this worker; callers get its events through a queue. Jobs run one at a time, in order of arrival.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_DONE = object()
+
+
+class _Job:
+    def __init__(self, make: Callable[[], Iterator[Any]], cancel: threading.Event):
+        self.make = make
+        self.cancel = cancel
+        self.out: queue.Queue = queue.Queue()
+
+
+class GenerationWorker:
+    """Runs generation jobs on a single daemon thread."""
+
+    def __init__(self, name: str = "mlx-generation") -> None:
+        self._name = name
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def _ensure_started(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+
+    def pending(self) -> int:
+        """Jobs waiting to start."""
+        return self._jobs.qsize()
+
+    def run(self, make: Callable[[], Iterator[Any]], cancel: threading.Event | None = None) -> Iterator[Any]:
+        """Run ``make()`` on the worker and yield its items here. Closing this iterator early cancels the job."""
+        cancel = cancel if cancel is not None else threading.Event()
+        job = _Job(make, cancel)
+        self._ensure_started()
+        self._jobs.put(job)
+        finished = False
+        try:
+            while True:
+                kind, value = job.out.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    finished = True
+                    raise value
+                else:
+                    finished = True
+                    return
+        finally:
+            if not finished:
+                cancel.set()  # the caller went away: stop the job at its next step
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                for item in job.make():
+                    job.out.put(("item", item))
+                job.out.put(("done", _DONE))
+            except BaseException as exc:  # handed to the caller, never kills the worker
+                job.out.put(("error", exc))

@@ -1,0 +1,115 @@
+"""`mlx-playground generate`: streaming, --json, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import DEMO_MODEL
+
+
+def run(*args, env=None):
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground.cli", *args], capture_output=True, text=True, timeout=300, env=full_env
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_generate_json_on_the_default_demo_model():
+    code, out, err = run("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--json")
+    assert code == 0, err
+    data = json.loads(out.strip().splitlines()[-1])
+    required = {"prompt", "text", "finish_reason", "stop_token", "prompt_tokens", "generation_tokens", "ttft_s",
+                "generation_tps", "template_source", "family", "preset", "eos_tokens", "warnings"}
+    assert required <= set(data)
+    assert data["prompt"] == "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    assert (data["finish_reason"], data["stop_token"], data["preset"]) == ("stop", "<|im_end|>", "chatml")
+    assert any("no chat template" in w for w in data["warnings"])
+
+
+def test_generate_streams_text_and_reports_stats():
+    code, out, err = run("generate", "--model", str(DEMO_MODEL), "--prompt", "What is the capital of France?",
+                         "--system", "You are a helpful assistant.", "--temp", "0", "--max-tokens", "40")
+    assert code == 0, err
+    assert out.strip() and "<|im_end|>" not in out
+    assert "[stop (<|im_end|>)" in err
+
+
+@pytest.fixture
+def broken_models(tmp_path):
+    no_weights = tmp_path / "no-weights"
+    shutil.copytree(DEMO_MODEL, no_weights)
+    for f in no_weights.glob("*.safetensors"):
+        f.unlink()
+    bad_config = tmp_path / "bad-config"
+    shutil.copytree(DEMO_MODEL, bad_config)
+    (bad_config / "config.json").write_text("{oops")
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(DEMO_MODEL, corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"\x10\x00\x00\x00not a safetensors file")
+    unknown_type = tmp_path / "unknown-type"
+    shutil.copytree(DEMO_MODEL, unknown_type)
+    config = json.loads((unknown_type / "config.json").read_text())
+    (unknown_type / "config.json").write_text(json.dumps({**config, "model_type": "transmogrifier"}))
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(DEMO_MODEL, no_tokenizer)
+    (no_tokenizer / "tokenizer.json").unlink()
+    vision = tmp_path / "vision"
+    shutil.copytree(DEMO_MODEL, vision)
+    (vision / "config.json").write_text(json.dumps({**config, "vision_config": {"hidden_size": 8}}))
+    return {p.name: str(p) for p in (no_weights, bad_config, corrupt, unknown_type, no_tokenizer, vision)}
+
+
+@pytest.mark.parametrize(
+    ("model", "pattern"),
+    [
+        ("/definitely/not/here", "neither a folder nor a Hub repo id"),
+        ("no-weights", "no weights"),
+        ("bad-config", "config.json .* not valid JSON"),
+        ("corrupt", "corrupt or truncated weights"),
+        ("unknown-type", "transmogrifier"),
+        ("no-tokenizer", "no tokenizer files"),
+        ("vision", "vision-language model"),
+        ("mlx-community/Some-Model-4bit", "not in the local Hugging Face cache"),
+    ],
+)
+def test_bad_models_give_one_clear_line(broken_models, model, pattern):
+    import re
+
+    code, out, err = run("generate", "--model", broken_models.get(model, model), "--prompt", "hi", "--max-tokens", "5")
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert "Traceback" not in err and lines[0].startswith("error: ") and re.search(pattern, lines[0]), err
+    assert lines[1].startswith("hint: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--temp", "-1"], "temperature must be a number in"),
+        (["--top-p", "0"], r"top_p must be a number in \(0.0, 1.0\]"),
+        (["--max-tokens", "0"], "max_tokens must be an integer in"),
+        (["--repetition-penalty", "0"], "repetition_penalty"),
+        (["--top-k", "-3"], "top_k"),
+    ],
+)
+def test_invalid_settings_name_the_field_and_range(args, pattern):
+    import re
+
+    code, _, err = run("generate", "--prompt", "hi", *args)
+    assert code == 2 and re.search(pattern, err.splitlines()[0]), err
+
+
+def test_doctor_reports_blas():
+    code, out, _ = run("doctor", "--json")
+    data = json.loads(out)
+    assert code == 0 and "blas" in data and data["demo model"].endswith("demo-model")
+    if sys.platform.startswith("linux") and os.path.exists("/usr/lib/x86_64-linux-gnu/libopenblas.so.0"):
+        assert data["blas"].startswith("openblas")
+    code, out, _ = run("doctor", "--json", env={"MLX_PLAYGROUND_NO_BLAS": "1"})
+    assert json.loads(out)["blas"].startswith("reference")
