@@ -244,6 +244,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fix_template(args: argparse.Namespace) -> int:
+    from .families import get_family
+    from .repair import fix_template
+
+    template = _read_text_file(args.template, "template file") if args.template else get_family(args.preset).template
+    report = fix_template(args.model_dir, template, eos=args.eos, dry_run=args.dry_run)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    verb = "would change" if report.dry_run else "changed"
+    print(f"{verb}: {', '.join(report.changed) or 'nothing (already fixed)'}")
+    if report.backups:
+        print(f"backups: {', '.join(report.backups)}")
+    if report.eos_ids:
+        print(f"eos_token_id: {report.eos_ids}")
+    if report.verified_prompt is not None:
+        print("verified with mlx-lm; a sample conversation now renders as:")
+        _out(report.verified_prompt + "\n")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_table, run_bench
+
+    for name, value in (("--tokens", args.tokens), ("--turns", args.turns), ("--repeats", args.repeats)):
+        if value < 2:
+            raise PlaygroundError(f"{name} must be at least 2, got {value}")
+    results = run_bench(
+        args.model,
+        tokens=args.tokens,
+        turns=args.turns,
+        repeats=args.repeats,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(format_table(results))
+    if args.json:
+        _print_json(results)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
 
@@ -351,6 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object with the prompt, text and stats last")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("fix-template", help="write a chat template (and EOS ids) into a model folder, with backups")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    fix_src = p.add_mutually_exclusive_group(required=True)
+    fix_src.add_argument("--preset", help="the family preset to write")
+    fix_src.add_argument("--template", help="a Jinja template file to write")
+    p.add_argument("--eos", nargs="+", metavar="TOKEN", help="also set generation_config.json eos_token_id")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_fix_template)
+
+    p = sub.add_parser("bench", help="measure streaming speed, KV-cache reuse, rendering and start-up")
+    p.add_argument(
+        "--model", help="benchmark this model (default: a random-weight ~40M-parameter Llama built on the fly)"
+    )
+    p.add_argument("--tokens", type=int, default=200, help="tokens per generation run (default 200)")
+    p.add_argument("--turns", type=int, default=10, help="chat turns for the time-to-first-token test (default 10)")
+    p.add_argument("--repeats", type=int, default=5, help="alternating run pairs per ratio (default 5)")
+    p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("doctor", help="show versions, the active BLAS and the demo model location")
     p.add_argument("--json", action="store_true")

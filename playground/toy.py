@@ -36,8 +36,13 @@ def build_toy_model(
     max_position_embeddings: int = 2048,
     seed: int = 0,
     extra_tokenizer_config: dict | None = None,
+    suppress_special: bool = False,
 ) -> Path:
-    """Write a random-weight model with no chat template into ``folder`` and return it."""
+    """Write a random-weight model with no chat template into ``folder`` and return it.
+
+    ``suppress_special`` zeroes the (tied) embedding rows of the special tokens, so greedy decoding never
+    picks them: every run then produces exactly ``max_tokens`` tokens (for benchmarks).
+    """
     from playground.blas import ensure_fast_blas
 
     ensure_fast_blas()
@@ -81,6 +86,11 @@ def build_toy_model(
     }
     mx.random.seed(seed)
     model = llama.Model(llama.ModelArgs.from_dict(config))
+    if suppress_special:
+        ids = mx.array([tok.token_to_id(t) for t in specials])
+        weight = model.model.embed_tokens.weight
+        weight[ids] = 0.0
+        model.model.embed_tokens.weight = weight
     mx.eval(model.parameters())
     save_model(folder, model)
     save_config(config, folder / "config.json")

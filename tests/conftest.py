@@ -108,12 +108,7 @@ def toy_llama3(tmp_path_factory):
     return build_toy_model(tmp_path_factory.mktemp("models") / "toy-llama3", style="llama3")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from playground.conftools import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,254 @@
+"""``mlx-playground bench``: speed figures measured side by side in one run.
+
+Ratios come from alternating runs (A B A B ...): each pair gives one ratio and the median is reported,
+so slow drifts of a noisy machine hit both sides alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .blas import ensure_fast_blas
+from .engine import Engine
+from .families import get_family
+from .prompt_cache import PromptCacheState
+from .settings import GenerationSettings
+from .templates import render
+
+BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=1408, num_heads=8)
+
+
+def _rate(count: int, first: float | None, last: float) -> float:
+    if first is None or count < 2 or last <= first:
+        return 0.0
+    return (count - 1) / (last - first)  # tokens after the first, over the time they took to arrive
+
+
+def raw_run(loaded: Any, prompt: str, settings: GenerationSettings) -> float:
+    """Plain mlx_lm.stream_generate with the same sampler: streaming tokens/s seen by its consumer."""
+    import mlx.core as mx
+    from mlx_lm import stream_generate
+
+    from .generate import encode_prompt
+    from .settings import make_logits_processors, make_sampler
+
+    tokens = encode_prompt(loaded.tokenizer, prompt)
+    if settings.seed is not None:
+        mx.random.seed(settings.seed)
+    first, count = None, 0
+    for _ in stream_generate(
+        loaded.model,
+        loaded.tokenizer,
+        mx.array(tokens),
+        max_tokens=settings.max_tokens,
+        sampler=make_sampler(settings),
+        logits_processors=make_logits_processors(settings),
+    ):
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+    return _rate(count, first, time.perf_counter())
+
+
+def engine_run(engine: Engine, loaded: Any, prompt: str, settings: GenerationSettings) -> float:
+    """Our streaming path (worker thread, typed events): tokens/s seen by the consumer."""
+    first, count = None, 0
+    for event in engine.stream_prompt(loaded, prompt, settings):
+        if event.done:
+            break
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+    return _rate(count + 1, first, time.perf_counter())
+
+
+def ui_run(client: Any, model: str, text: str, max_tokens: int) -> float:
+    """Through the running Gradio app to a gradio_client client: tokens/s from first text to the end."""
+    job = client.submit(
+        text, [], "", "auto", "merge", model, False, 0.0, 1.0, 0.0, 0, 1.0, 20, max_tokens, "0", "", api_name="/send"
+    )
+    first = None
+    for update in job:
+        history = update[0]
+        if first is None and len(history) >= 2 and history[-1].get("content"):
+            first = time.perf_counter()
+    last = time.perf_counter()
+    stats = job.result()[3]
+    tokens = int(stats.split(" · ")[1].split()[0])
+    return _rate(tokens, first, last)
+
+
+def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float, float]:
+    """Median of A, median of B, and the median of the per-pair ratios B/A."""
+    a_values, b_values, ratios = [], [], []
+    for _ in range(repeats):
+        x, y = a(), b()
+        a_values.append(x)
+        b_values.append(y)
+        ratios.append(y / x if x else 0.0)
+    return statistics.median(a_values), statistics.median(b_values), statistics.median(ratios)
+
+
+def ttft_growth(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse: bool) -> list[float]:
+    """Time to first token of each turn of a growing chat, with or without KV-cache reuse."""
+    cache = PromptCacheState(enabled=reuse)
+    messages: list[dict] = []
+    words = [f"w{i}" for i in range(100, 400)]
+    ttfts = []
+    for turn in range(turns):
+        messages.append({"role": "user", "content": " ".join(words[turn * 20 : turn * 20 + 48])})
+        settings = GenerationSettings(temperature=0.0, max_tokens=reply_tokens)
+        chat = engine.stream_chat(loaded, messages, settings, cache=cache)
+        text, final = "", None
+        for event in chat.events:
+            text += event.text
+            final = event
+        ttfts.append(final.ttft_s)
+        messages.append({"role": "assistant", "content": text})
+    return ttfts
+
+
+def render_us(template_name: str = "chatml", number: int = 2000) -> float:
+    """Microseconds to render a 10-message conversation with a cached compiled template."""
+    template = get_family(template_name).template
+    messages = [{"role": "system", "content": "You are a helpful assistant."}] + [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i}: some ordinary text"} for i in range(9)
+    ]
+    render(template, messages, with_segments=False)
+    best = min(timeit.repeat(lambda: render(template, messages, with_segments=False), number=number, repeat=5))
+    return best / number * 1e6
+
+
+def page_ready(model: str, port: int) -> tuple[float, float]:
+    """Seconds from starting ``mlx-playground serve`` to the page answering, and to the model being loaded."""
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playground.cli", "serve", "--model", model, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - started > 120:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.05)
+        page = time.perf_counter() - started
+        Client(url, verbose=False).predict(api_name="/page_load")
+        return page, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def run_bench(
+    model: str | None = None,
+    tokens: int = 200,
+    turns: int = 10,
+    repeats: int = 5,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Measure everything; returns the figures (also printed through ``progress``)."""
+    from gradio_client import Client
+
+    from .conftools import free_port
+    from .models import demo_model_path
+    from .toy import build_toy_model
+    from .ui.app import serve
+
+    blas = ensure_fast_blas()
+    results: dict[str, Any] = {"blas": blas.describe(), "tokens": tokens, "repeats": repeats}
+    with tempfile.TemporaryDirectory() as tmp:
+        if model is None:
+            progress("building a random-weight Llama-architecture bench model ...")
+            model = str(
+                build_toy_model(
+                    Path(tmp) / "bench-llama",
+                    style="llama3",
+                    suppress_special=True,
+                    max_position_embeddings=4096,
+                    **BENCH_MODEL,
+                )
+            )
+        engine = Engine(max_models=2)
+        loaded = engine.load(model, wire_eos=False)
+        results["model"] = loaded.name
+        results["model_params"] = loaded.num_parameters
+        prompt = engine.render(loaded, [{"role": "user", "content": "Hello! " * 8}]).text
+        settings = GenerationSettings(temperature=0.0, max_tokens=tokens).resolve()
+        progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
+        raw_run(loaded, prompt, settings)  # warm-up
+        progress(f"raw mlx_lm.stream_generate vs engine, {repeats} alternating pairs of {tokens} tokens ...")
+        raw, ours, ratio = alternate(
+            lambda: raw_run(loaded, prompt, settings), lambda: engine_run(engine, loaded, prompt, settings), repeats
+        )
+        results.update(raw_tps=round(raw, 2), engine_tps=round(ours, 2), engine_vs_raw=round(ratio, 4))
+
+        progress("through the Gradio app (gradio_client streaming) vs raw ...")
+        port = free_port()
+        demo = serve(model=model, port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            ui_run(client, model, "Hello! " * 8, 16)  # warm-up (loads the model in the app)
+            raw_ui, ui, ui_ratio = alternate(
+                lambda: raw_run(loaded, prompt, settings),
+                lambda: ui_run(client, model, "Hello! " * 8, tokens),
+                max(3, repeats // 2),
+            )
+            results.update(ui_tps=round(ui, 2), ui_vs_raw=round(ui_ratio, 4))
+        finally:
+            demo.close()
+
+        progress(f"time to first token over {turns} chat turns, with and without KV-cache reuse ...")
+        with_cache = ttft_growth(engine, loaded, turns, 24, reuse=True)
+        without = ttft_growth(engine, loaded, turns, 24, reuse=False)
+        results.update(
+            ttft_turn1_s=round(with_cache[0], 4),
+            ttft_turn10_s=round(with_cache[-1], 4),
+            ttft_growth=round(with_cache[-1] / with_cache[0], 3),
+            ttft_turn1_nocache_s=round(without[0], 4),
+            ttft_turn10_nocache_s=round(without[-1], 4),
+            ttft_growth_nocache=round(without[-1] / without[0], 3),
+        )
+
+        progress("the demo model: raw vs engine ...")
+        demo_loaded = engine.load(str(demo_model_path()), wire_eos=False)
+        demo_prompt = engine.render(demo_loaded, [{"role": "user", "content": "Hello!"}]).text
+        demo_settings = GenerationSettings(temperature=0.0, max_tokens=min(tokens, 200)).resolve()
+        d_raw, d_ours, d_ratio = alternate(
+            lambda: raw_run(demo_loaded, demo_prompt, demo_settings),
+            lambda: engine_run(engine, demo_loaded, demo_prompt, demo_settings),
+            repeats,
+        )
+        results.update(
+            demo_raw_tps=round(d_raw, 1), demo_engine_tps=round(d_ours, 1), demo_engine_vs_raw=round(d_ratio, 4)
+        )
+
+    progress("template rendering and page start-up ...")
+    results["render_us"] = round(render_us("chatml"), 1)
+    results["render_us_llama3.1"] = round(render_us("llama3.1"), 1)
+    page, ready = page_ready("demo", free_port())
+    results.update(page_ready_s=round(page, 2), model_ready_s=round(ready, 2))
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The figures as a readable two-column table."""
+    width = max(len(k) for k in results)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in results.items())

@@ -1,0 +1,164 @@
+"""Repair a model folder: write the chat template (and EOS ids) where every tool reads them.
+
+The template goes to ``chat_template.jinja`` and into ``tokenizer_config.json`` (``chat_template``); EOS
+ids go to ``generation_config.json`` (mlx-lm and transformers read them from there). Every changed file
+is backed up first (``NAME.bak``, or ``NAME.bak.N`` when that exists); running again changes nothing.
+The result is verified by loading the tokenizer with mlx-lm and rendering a sample conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .detect import read_metadata
+from .errors import DetectionError, ModelLoadError, PlaygroundError
+from .templates import compile_template, render
+
+SAMPLE = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello!"},
+    {"role": "assistant", "content": "Hello! How can I help you today?"},
+    {"role": "user", "content": "What is 2 + 3?"},
+]
+
+
+@dataclass
+class RepairReport:
+    """What fix-template changed (or would change) and how it verified the result."""
+
+    folder: Path
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)
+    eos_ids: list[int] = field(default_factory=list)
+    dry_run: bool = False
+    verified_prompt: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "folder": str(self.folder),
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "backups": self.backups,
+            "eos_token_ids": self.eos_ids,
+            "dry_run": self.dry_run,
+            "verified_prompt": self.verified_prompt,
+        }
+
+
+def _backup(path: Path) -> Path:
+    target = path.with_name(path.name + ".bak")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.bak.{n}")
+        n += 1
+    shutil.copy2(path, target)
+    return target
+
+
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _load_json(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(
+            f"{path} is not valid JSON ({exc.msg})", hint=f"repair {path.name} by hand first"
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} must hold a JSON object")
+    return data
+
+
+def plan_changes(folder: Path, template: str, eos: list[str] | None) -> tuple[dict[Path, str], list[int]]:
+    """New text for each file that needs it (only files whose content would change)."""
+    meta = read_metadata(folder)
+    planned: dict[Path, str] = {}
+    sidecar = folder / "chat_template.jinja"
+    if not sidecar.exists() or sidecar.read_text(encoding="utf-8") != template:
+        planned[sidecar] = template
+    config_path = folder / "tokenizer_config.json"
+    config = _load_json(config_path)
+    if config.get("chat_template") != template:
+        planned[config_path] = _json_text({**config, "chat_template": template})
+    ids: list[int] = []
+    if eos:
+        if meta.token_ids is None:
+            raise ModelLoadError(
+                f"cannot map EOS tokens to ids: {folder} has no readable vocabulary (tokenizer.json)",
+                hint="give the folder of a model with tokenizer.json",
+            )
+        unknown = [t for t in eos if t not in meta.token_ids]
+        if unknown:
+            raise ModelLoadError(
+                f"EOS token(s) {', '.join(unknown)} are not in the vocabulary",
+                hint="use tokens the tokenizer knows (see 'mlx-playground detect')",
+            )
+        ids = [meta.token_ids[t] for t in eos]
+        gen_path = folder / "generation_config.json"
+        gen = _load_json(gen_path)
+        if gen.get("eos_token_id") != ids:
+            planned[gen_path] = _json_text({**gen, "eos_token_id": ids})
+    return planned, ids
+
+
+def verify(folder: Path, template: str) -> str:
+    """Load the tokenizer with mlx-lm and check it renders the sample exactly like our renderer."""
+    from mlx_lm.utils import load_tokenizer
+
+    try:
+        tokenizer = load_tokenizer(folder)
+    except Exception as exc:
+        raise ModelLoadError(f"mlx-lm could not load the repaired tokenizer: {exc}") from None
+    if not tokenizer.has_chat_template:
+        raise ModelLoadError("after the repair mlx-lm still sees no chat template", hint="check file permissions")
+    rendered = tokenizer.apply_chat_template(SAMPLE, tokenize=False, add_generation_prompt=True)
+    expected = render(
+        template,
+        SAMPLE,
+        bos_token=tokenizer.bos_token or "",
+        eos_token=tokenizer.eos_token or "",
+        supports_system=True,
+        with_segments=False,
+    ).text
+    if rendered != expected:
+        raise ModelLoadError(
+            "the template mlx-lm renders differs from the one written",
+            hint="another template file may take precedence in this folder",
+        )
+    return rendered
+
+
+def fix_template(
+    folder: str | Path, template: str, *, eos: list[str] | None = None, dry_run: bool = False
+) -> RepairReport:
+    """Write ``template`` (and EOS ids) into a model folder, with backups, then verify with mlx-lm."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelLoadError(f"model folder {folder} does not exist", hint="give a local model folder")
+    compile_template(template)  # refuse broken templates before touching anything
+    try:
+        planned, ids = plan_changes(folder, template, eos)
+    except DetectionError as exc:
+        raise ModelLoadError(exc.message, hint=exc.hint) from None
+    report = RepairReport(folder=folder, eos_ids=ids, dry_run=dry_run)
+    for name in ("chat_template.jinja", "tokenizer_config.json") + (("generation_config.json",) if eos else ()):
+        (report.changed if folder / name in planned else report.unchanged).append(name)
+    if dry_run:
+        return report
+    for path, text in planned.items():
+        if path.exists():
+            report.backups.append(_backup(path).name)
+        path.write_text(text, encoding="utf-8")
+    try:
+        report.verified_prompt = verify(folder, template)
+    except PlaygroundError:
+        raise
+    return report
