@@ -24,7 +24,8 @@ from .prompt_cache import PromptCacheState
 from .settings import GenerationSettings
 from .templates import render
 
-BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=1408, num_heads=8)
+# Proportions of current small chat models (Qwen2.5 / Llama 3.2): grouped-query attention, a wide MLP.
+BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=2816, num_heads=8, num_kv_heads=2)
 
 
 def _rate(count: int, first: float | None, last: float) -> float:
@@ -61,14 +62,12 @@ def raw_run(loaded: Any, prompt: str, settings: GenerationSettings) -> float:
 
 def engine_run(engine: Engine, loaded: Any, prompt: str, settings: GenerationSettings) -> float:
     """Our streaming path (worker thread, typed events): tokens/s seen by the consumer."""
-    first, count = None, 0
+    first, final = None, None
     for event in engine.stream_prompt(loaded, prompt, settings):
-        if event.done:
-            break
-        count += 1
         if first is None:
             first = time.perf_counter()
-    return _rate(count + 1, first, time.perf_counter())
+        final = event
+    return _rate(final.generation_tokens if final else 0, first, time.perf_counter())
 
 
 def ui_run(client: Any, model: str, text: str, max_tokens: int) -> float:
@@ -98,12 +97,13 @@ def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> t
     return statistics.median(a_values), statistics.median(b_values), statistics.median(ratios)
 
 
-def ttft_growth(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse: bool) -> list[float]:
-    """Time to first token of each turn of a growing chat, with or without KV-cache reuse."""
+def chat_ttfts(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse: bool) -> tuple[list[float], int]:
+    """Time to first token of each turn of a growing chat (with or without KV-cache reuse), and the last
+    turn's prompt length in tokens."""
     cache = PromptCacheState(enabled=reuse)
     messages: list[dict] = []
-    words = [f"w{i}" for i in range(100, 400)]
-    ttfts = []
+    words = [f"w{i}" for i in range(100, 100 + 20 * turns + 48)]
+    ttfts, prompt_tokens = [], 0
     for turn in range(turns):
         messages.append({"role": "user", "content": " ".join(words[turn * 20 : turn * 20 + 48])})
         settings = GenerationSettings(temperature=0.0, max_tokens=reply_tokens)
@@ -113,8 +113,36 @@ def ttft_growth(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reus
             text += event.text
             final = event
         ttfts.append(final.ttft_s)
+        prompt_tokens = final.prompt_tokens
         messages.append({"role": "assistant", "content": text})
-    return ttfts
+    return ttfts, prompt_tokens
+
+
+def ttft_growth(
+    engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse: bool, runs: int
+) -> tuple[float, float, int]:
+    """Median time to first token at turn 1 and at the last turn over ``runs`` conversations, and the last
+    turn's prompt length."""
+    per_run = [chat_ttfts(engine, loaded, turns, reply_tokens, reuse) for _ in range(runs)]
+    first = statistics.median(r[0][0] for r in per_run)
+    last = statistics.median(r[0][-1] for r in per_run)
+    return first, last, per_run[0][1]
+
+
+def prefill_floor(loaded: Any, new_tokens: int, context: int, runs: int = 7) -> float:
+    """The model's own cost growth: prefilling ``new_tokens`` after ``context`` cached tokens vs after none."""
+    import mlx.core as mx
+    from mlx_lm.models.cache import make_prompt_cache
+
+    def once(offset: int) -> float:
+        cache = make_prompt_cache(loaded.model)
+        if offset:
+            mx.eval(loaded.model(mx.array([[7] * offset]), cache=cache))
+        started = time.perf_counter()
+        mx.eval(loaded.model(mx.array([[5] * new_tokens]), cache=cache)[:, -1, :])
+        return time.perf_counter() - started
+
+    return statistics.median(once(context) / once(0) for _ in range(runs))
 
 
 def render_us(template_name: str = "chatml", number: int = 2000) -> float:
@@ -216,15 +244,17 @@ def run_bench(
             demo.close()
 
         progress(f"time to first token over {turns} chat turns, with and without KV-cache reuse ...")
-        with_cache = ttft_growth(engine, loaded, turns, 24, reuse=True)
-        without = ttft_growth(engine, loaded, turns, 24, reuse=False)
+        first, last, final_context = ttft_growth(engine, loaded, turns, 24, reuse=True, runs=3)
+        first_nc, last_nc, _ = ttft_growth(engine, loaded, turns, 24, reuse=False, runs=3)
         results.update(
-            ttft_turn1_s=round(with_cache[0], 4),
-            ttft_turn10_s=round(with_cache[-1], 4),
-            ttft_growth=round(with_cache[-1] / with_cache[0], 3),
-            ttft_turn1_nocache_s=round(without[0], 4),
-            ttft_turn10_nocache_s=round(without[-1], 4),
-            ttft_growth_nocache=round(without[-1] / without[0], 3),
+            ttft_turn1_s=round(first, 4),
+            ttft_turn10_s=round(last, 4),
+            ttft_growth=round(last / first, 3),
+            ttft_turn1_nocache_s=round(first_nc, 4),
+            ttft_turn10_nocache_s=round(last_nc, 4),
+            ttft_growth_nocache=round(last_nc / first_nc, 3),
+            ttft_context_tokens=final_context,
+            prefill_growth_floor=round(prefill_floor(loaded, 56, final_context - 56), 3),
         )
 
         progress("the demo model: raw vs engine ...")
