@@ -36,12 +36,12 @@ def page(browser, server):
     context.close()
 
 
-def shot(page, name):
+def shot(page, name, full_page=False):
     """Screenshots for the README: written when PLAYGROUND_SCREENSHOTS names a folder."""
     folder = os.environ.get("PLAYGROUND_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=False)
+        page.screenshot(path=str(Path(folder) / name), full_page=full_page)
 
 
 def choose(page, elem_id, label):
@@ -88,4 +88,4 @@ def test_compare_two_columns(page):
     assert first.strip() and second.strip()
     sync_api.expect(page.locator("#compare-prompt-2")).to_contain_text("[INST]")
     sync_api.expect(page.locator("#compare-diff")).to_contain_text("only in column 1")
-    shot(page, "compare.png")
+    shot(page, "compare.png", full_page=True)
