@@ -41,8 +41,11 @@ class Engine:
         self.worker = GenerationWorker()
 
     def load(self, model: str | Path, *, wire_eos: bool = True) -> LoadedModel:
-        """Load (or reuse) a model."""
-        return self.models.get(model, wire=wire_eos)
+        """Load (or reuse) a model. Loading runs on the worker thread (see :mod:`playground.worker`)."""
+        cached = self.models.peek(model, wire=wire_eos)
+        if cached is not None:
+            return cached
+        return self.worker.call(lambda: self.models.get(model, wire=wire_eos))
 
     @staticmethod
     def template_choice(loaded: LoadedModel, choice: str | None = None, custom: str | None = None) -> TemplateChoice:

@@ -311,6 +311,15 @@ class ModelCache:
                 release_memory()
             return loaded
 
+    def peek(self, model: str | Path, *, wire: bool = True) -> LoadedModel | None:
+        """The model if it is already loaded (never loads)."""
+        key = (str(model), wire)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            return None
+
     def loaded(self) -> list[str]:
         with self._lock:
             return [k[0] for k in self._models]

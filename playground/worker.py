@@ -1,8 +1,13 @@
-"""One thread that runs every generation.
+"""One thread that runs every model computation.
 
 mlx-lm's generators hold MLX stream contexts that must be opened and closed on the same thread, while
 web servers resume request handlers on whatever thread is free. So each generation runs start to end on
-this worker; callers get its events through a queue. Jobs run one at a time, in order of arrival.
+this worker, and callers get its events through a queue; jobs run one at a time, in order of arrival.
+
+Model loading (with its warm-up) runs here too. A thread that ran a model owns thread-local MLX state
+(the ``mx.compile`` cache) whose destructor needs the GIL; if such a thread exits while the interpreter
+shuts down, the process aborts. This daemon thread never exits before the process does, and keeping all
+model work on it keeps that state off short-lived threads.
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ class GenerationWorker:
             if not finished:
                 cancel.set()  # the caller went away: stop the job at its next step
 
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` on the worker (after the jobs ahead of it) and return its result here."""
+        for result in self.run(lambda: iter((fn(),))):
+            return result
+        raise RuntimeError("the worker returned no result")  # pragma: no cover
+
     def _loop(self) -> None:
         while True:
             job = self._jobs.get()
@@ -72,3 +83,7 @@ class GenerationWorker:
                 job.out.put(("done", _DONE))
             except BaseException as exc:  # handed to the caller, never kills the worker
                 job.out.put(("error", exc))
+            finally:
+                # Drop the job (and the model arrays its closure holds) now: arrays kept alive by an idle
+                # daemon thread would be destroyed after MLX itself at interpreter exit.
+                del job
