@@ -38,7 +38,13 @@ class BlasStatus:
 
 @lru_cache(maxsize=1)
 def ensure_fast_blas() -> BlasStatus:
-    """Preload OpenBLAS on Linux if possible (idempotent; call before importing ``mlx.core``)."""
+    """Preload OpenBLAS on Linux if possible (idempotent; call before importing ``mlx.core``).
+
+    Also installs the exit hook that clears MLX's per-thread state in time (see :mod:`playground.mlx_runtime`).
+    """
+    from .mlx_runtime import register_exit_cleanup
+
+    register_exit_cleanup()
     if sys.platform == "darwin":
         return BlasStatus("Accelerate", None, "macOS: MLX uses Accelerate and Metal")
     if not sys.platform.startswith("linux"):

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .mlx_runtime import track_worker
+
 _DONE = object()
 
 
@@ -31,6 +33,7 @@ class GenerationWorker:
     """Runs generation jobs on a single daemon thread."""
 
     def __init__(self, name: str = "mlx-generation") -> None:
+        track_worker(self)
         self._name = name
         self._jobs: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -67,6 +70,21 @@ class GenerationWorker:
         finally:
             if not finished:
                 cancel.set()  # the caller went away: stop the job at its next step
+
+    def submit_cleanup(self, fn: Callable[[], Any]) -> queue.Queue:
+        """Queue ``fn`` to run on the worker thread (if it was started); the returned queue gets one item."""
+        done: queue.Queue = queue.Queue()
+        if self._thread is None or not self._thread.is_alive():
+            done.put(None)
+            return done
+
+        def job() -> Iterator[Any]:
+            fn()
+            done.put(None)
+            return iter(())
+
+        self._jobs.put(_Job(job, threading.Event()))
+        return done
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn()`` on the worker (after the jobs ahead of it) and return its result here."""
