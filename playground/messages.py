@@ -19,6 +19,14 @@ MAX_CONTENT_CHARS = 1_000_000
 
 Message = dict[str, Any]
 
+#: A short conversation with every role, for template checks and the template lab.
+SAMPLE_CONVERSATION: list[Message] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello!"},
+    {"role": "assistant", "content": "Hello! How can I help you today?"},
+    {"role": "user", "content": "What is 2 + 3?"},
+]
+
 _FORMAT_HINT = 'use a JSON list like [{"role": "user", "content": "Hello!"}]'
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import threading
 import time
@@ -359,11 +358,3 @@ def list_cached_models() -> list[str]:
                 found.append(repo.repo_id)
                 break
     return sorted(found)
-
-
-def read_config(path: Path) -> dict:
-    """config.json of a folder (empty when absent)."""
-    try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}

@@ -15,14 +15,8 @@ from pathlib import Path
 
 from .detect import read_metadata
 from .errors import DetectionError, ModelLoadError, PlaygroundError
+from .messages import SAMPLE_CONVERSATION
 from .templates import compile_template, render
-
-SAMPLE = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Hello!"},
-    {"role": "assistant", "content": "Hello! How can I help you today?"},
-    {"role": "user", "content": "What is 2 + 3?"},
-]
 
 
 @dataclass
@@ -119,10 +113,10 @@ def verify(folder: Path, template: str) -> str:
         raise ModelLoadError(f"mlx-lm could not load the repaired tokenizer: {exc}") from None
     if not tokenizer.has_chat_template:
         raise ModelLoadError("after the repair mlx-lm still sees no chat template", hint="check file permissions")
-    rendered = tokenizer.apply_chat_template(SAMPLE, tokenize=False, add_generation_prompt=True)
+    rendered = tokenizer.apply_chat_template(SAMPLE_CONVERSATION, tokenize=False, add_generation_prompt=True)
     expected = render(
         template,
-        SAMPLE,
+        SAMPLE_CONVERSATION,
         bos_token=tokenizer.bos_token or "",
         eos_token=tokenizer.eos_token or "",
         supports_system=True,

@@ -116,3 +116,25 @@ def test_toy_llama3_model_without_template(engine, toy_llama3):
         assert final.stop_token in loaded.eos_tokens
     else:
         assert final.generation_tokens == 8
+
+
+def test_cached_mlx_models_are_listed_for_the_picker(hf_cache, model_dir):
+    from playground.models import list_cached_models
+
+    hf_cache("mlx-community/demo-copy-4bit", DEMO_MODEL)
+    hf_cache("someone/tokenizer-only", model_dir("tok", tokenizer_config={"eos_token": "</s>"}, vocab=["a"]))
+    assert list_cached_models() == ["mlx-community/demo-copy-4bit"]
+
+
+def test_the_three_layers_agree(demo):
+    from playground.generate import generate, token_stream
+
+    settings = GenerationSettings(temperature=0, max_tokens=30).resolve()
+    prompt = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    result = generate(demo.model, demo.tokenizer, prompt, settings)  # layer 3: the joined reply
+    events = list(stream_events(demo.model, demo.tokenizer, prompt, settings))  # layer 2: typed events
+    tokens = list(token_stream(demo.model, demo.tokenizer, demo.tokenizer.encode(prompt), settings))  # layer 1
+    assert result.text == "".join(e.text for e in events)
+    assert result.final.finish_reason == "stop" and result.events == len(events)
+    assert [t.token for t in tokens][-1] == demo.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert result.final.generation_tokens == len(tokens)

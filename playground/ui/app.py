@@ -5,11 +5,12 @@ import json
 import gradio as gr
 
 from ..engine import Engine
+from ..messages import SAMPLE_CONVERSATION
 from ..models import DEMO_MODEL_ALIAS
 from ..settings import DEFAULT_MAX_TOKENS, DEFAULT_REPETITION_CONTEXT_SIZE, DEFAULT_TEMPERATURE
 from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 from . import views
-from .handlers import AUTO, SAMPLE_CONVERSATION, PlaygroundApp
+from .handlers import AUTO, PlaygroundApp
 
 GENERATION = "generation"  # concurrency group of the events that run the model
 INTRO = (

@@ -32,12 +32,6 @@ AUTO = "auto"
 MAX_SESSIONS = 512  # browser sessions remembered (least recently used are forgotten)
 MAX_CACHED_CONVERSATIONS = 4  # sessions whose KV cache is kept between turns
 UPDATE_INTERVAL_S = 0.05  # streamed updates are coalesced to at most 20 per second
-SAMPLE_CONVERSATION = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Hello!"},
-    {"role": "assistant", "content": "Hello! How can I help you today?"},
-    {"role": "user", "content": "What is 2 + 3?"},
-]
 
 
 @dataclass
@@ -237,6 +231,17 @@ class PlaygroundApp:
         except Exception:
             return []
 
+    def _prepare(
+        self, user_text: str, history: list, system: str, model: str, wire_eos: bool, settings_values: tuple
+    ) -> tuple[GenerationSettings, LoadedModel, list]:
+        """Validated settings, the loaded model and the conversation (plus the typed message, if any)."""
+        settings = settings_from_inputs(*settings_values)
+        loaded = self._load(model, wire_eos)
+        messages = history_to_messages(history, system)
+        if user_text and user_text.strip():
+            messages.append({"role": "user", "content": user_text})
+        return settings, loaded, messages
+
     def send(
         self,
         user_text: str,
@@ -262,20 +267,11 @@ class PlaygroundApp:
         if not user_text or not user_text.strip():
             raise gr.Error("Type a message first.", title="Playground")
         state = self.session(request)
+        values = (temperature, top_p, min_p, top_k, repetition_penalty, repetition_context_size, max_tokens, seed)
         try:
-            settings = settings_from_inputs(
-                temperature,
-                top_p,
-                min_p,
-                top_k,
-                repetition_penalty,
-                repetition_context_size,
-                max_tokens,
-                seed,
-                stop_text,
+            settings, loaded, messages = self._prepare(
+                user_text, history, system, model, wire_eos, (*values, stop_text)
             )
-            loaded = self._load(model, wire_eos)
-            messages = history_to_messages(history, system) + [{"role": "user", "content": user_text}]
             rendered = self._render(loaded, messages, template, strategy, state)
             resolved = self.engine.resolve_settings(loaded, settings)
             tokens = encode_prompt(loaded.tokenizer, rendered.text)
@@ -493,22 +489,11 @@ class PlaygroundApp:
     ) -> str:
         """A standalone mlx-lm script reproducing the chat's next generation (template, settings, seed)."""
         state = self.session(request)
+        values = (temperature, top_p, min_p, top_k, repetition_penalty, repetition_context_size, max_tokens, seed)
         try:
-            settings = settings_from_inputs(
-                temperature,
-                top_p,
-                min_p,
-                top_k,
-                repetition_penalty,
-                repetition_context_size,
-                max_tokens,
-                seed,
-                stop_text,
+            settings, loaded, messages = self._prepare(
+                user_text, history, system, model, wire_eos, (*values, stop_text)
             )
-            loaded = self._load(model, wire_eos)
-            messages = history_to_messages(history, system)
-            if user_text and user_text.strip():
-                messages.append({"role": "user", "content": user_text})
             if not messages:
                 messages = [{"role": "user", "content": "Hello!"}]
             choice = self.engine.template_choice(loaded, template or AUTO, state.custom_template)
