@@ -54,7 +54,7 @@ class LintReport:
                 "**Extra variables** (pass them as keyword arguments): "
                 + ", ".join(f"`{v}`" for v in self.extra_variables)
             )
-        lines.append("**raise_exception guards:** " + ("; ".join(f"“{g}”" for g in self.guards) or "none"))
+        lines.append("**raise_exception guards:** " + ("; ".join(f"`{g}`" for g in self.guards) or "none"))
         lines.append(f"**Handles add_generation_prompt:** {'yes' if self.handles_generation_prompt else 'no'}")
         lines.append(
             f"**System role:** {'rejected' if self.no_system_role else 'accepted'}"
@@ -110,9 +110,10 @@ def lint_template(
             end = next((t for t in sorted(eos_tokens, key=len, reverse=True) if after.lstrip(" ").startswith(t)), None)
             if eos_tokens and end is None:
                 shown = after[:24] or "(nothing)"
+                known = ", ".join(f"`{t}`" for t in eos_tokens)
                 findings.append(
-                    f"assistant turns end with {shown!r}, not with an EOS token the model knows "
-                    f"({', '.join(eos_tokens)}): replies may not stop"
+                    f"assistant turns end with `{shown!r}`, not with an EOS token the model knows ({known}): "
+                    "replies may not stop"
                 )
     except TemplateError as exc:
         findings.append(f"rendering a user/assistant sample failed: {exc.message}")

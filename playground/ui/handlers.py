@@ -444,14 +444,19 @@ class PlaygroundApp:
             report = lint_template(source, loaded.eos_tokens, choice.bos_token, choice.eos_token)
         except PlaygroundError as exc:
             where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            return "", f"❌ {exc.message}{where}" + (f"\n\n{exc.hint}" if exc.hint else ""), "", ""
+            return "", f"**Error{where}:** `{exc.message}`" + (f"\n\n{exc.hint}" if exc.hint else ""), "", ""
         tokenizer = loaded.tokenizer
         ids = encode_prompt(tokenizer, rendered.text)
         pieces = [tokenizer.decode([i]) for i in ids]
         special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
         special_ids |= {i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)}
         prompt = views.prompt_html(rendered, self.special_tokens(loaded), len(ids))
-        return prompt, "✅ renders without errors", report.to_markdown(), views.tokens_html(ids, pieces, special_ids)
+        return (
+            prompt,
+            "**OK:** renders without errors",
+            report.to_markdown(),
+            views.tokens_html(ids, pieces, special_ids),
+        )
 
     def lab_use(self, source: str, request: gr.Request) -> Any:
         """Make the edited template the chat's template."""
