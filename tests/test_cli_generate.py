@@ -113,3 +113,23 @@ def test_doctor_reports_blas():
         assert data["blas"].startswith("openblas")
     code, out, _ = run("doctor", "--json", env={"MLX_PLAYGROUND_NO_BLAS": "1"})
     assert json.loads(out)["blas"].startswith("reference")
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--auth", "alice"], "--auth must look like USER:PASSWORD"),
+        (["--port", "70000"], "--port must be at least 1 and at most 65535"),
+        (["--queue-size", "0"], "--queue-size must be at least 1"),
+    ],
+)
+def test_serve_rejects_bad_options_before_starting(args, pattern):
+    code, _, err = run("serve", *args)
+    assert code == 2 and pattern in err and "Traceback" not in err
+
+
+def test_default_host_is_localhost():
+    from playground.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
