@@ -231,16 +231,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ):
         if value < low or (name == "--port" and value > 65535):
             raise PlaygroundError(f"{name} must be at least {low}" + (" and at most 65535" if name == "--port" else ""))
-    serve(
-        model=args.model,
-        host=args.host,
-        port=args.port,
-        share=args.share,
-        auth=auth,
-        max_models=args.max_models,
-        queue_size=args.queue_size,
-        concurrency=args.concurrency,
-    )
+    try:
+        serve(
+            model=args.model,
+            host=args.host,
+            port=args.port,
+            share=args.share,
+            auth=auth,
+            max_models=args.max_models,
+            queue_size=args.queue_size,
+            concurrency=args.concurrency,
+        )
+    except OSError as exc:
+        if "port" not in str(exc).lower() and "address" not in str(exc).lower():
+            raise
+        raise PlaygroundError(
+            f"cannot listen on {args.host}:{args.port}: the port is in use or not available",
+            hint="stop the other server, or pick another port with --port N",
+        ) from None
     return 0
 
 

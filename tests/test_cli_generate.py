@@ -133,3 +133,14 @@ def test_default_host_is_localhost():
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
+
+
+def test_busy_port_is_one_clear_line():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = run("serve", "--port", str(port))
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
