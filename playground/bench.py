@@ -239,7 +239,7 @@ def run_bench(
                 lambda: ui_run(client, model, "Hello! " * 8, tokens),
                 max(3, repeats // 2),
             )
-            results.update(ui_tps=round(ui, 2), ui_vs_raw=round(ui_ratio, 4))
+            results.update(ui_tps=round(ui, 2), ui_raw_tps=round(raw_ui, 2), ui_vs_raw=round(ui_ratio, 4))
         finally:
             demo.close()
 
