@@ -99,7 +99,8 @@ class Detection:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON object file (``{}`` when absent); DetectionError naming the file when it is broken."""
     if not path.is_file():
         return {}
     try:
@@ -140,7 +141,7 @@ def _read_vocabulary(folder: Path, tokenizer_config: dict) -> dict[str, int] | N
     found = False
     tok_path = folder / "tokenizer.json"
     if tok_path.is_file():
-        data = _read_json(tok_path)
+        data = read_json(tok_path)
         found = True
         model = data.get("model") or {}
         vocab = model.get("vocab") if isinstance(model, dict) else None
@@ -162,7 +163,7 @@ def _read_vocabulary(folder: Path, tokenizer_config: dict) -> dict[str, int] | N
                 found = True
     vocab_json = folder / "vocab.json"
     if not found and vocab_json.is_file():
-        data = _read_json(vocab_json)
+        data = read_json(vocab_json)
         tokens.update({k: v for k, v in data.items() if isinstance(v, int)})
         found = True
     return tokens if found else None
@@ -177,9 +178,9 @@ def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
     folder = Path(folder)
     if not folder.is_dir():
         raise DetectionError(f"model folder {folder} does not exist", hint="check the path, or give a Hub repo id")
-    config = _read_json(folder / "config.json")
-    tokenizer_config = _read_json(folder / "tokenizer_config.json")
-    generation_config = _read_json(folder / "generation_config.json")
+    config = read_json(folder / "config.json")
+    tokenizer_config = read_json(folder / "tokenizer_config.json")
+    generation_config = read_json(folder / "generation_config.json")
 
     own_template = None
     origin = None
@@ -192,7 +193,7 @@ def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
             raise DetectionError(f"cannot read {sidecar}: {exc}") from None
         origin = "chat_template.jinja"
     elif sidecar_json.is_file():
-        own_template = _template_from_config_value(_read_json(sidecar_json).get("chat_template"))
+        own_template = _template_from_config_value(read_json(sidecar_json).get("chat_template"))
         origin = "chat_template.json" if own_template else None
     if own_template is None:
         own_template = _template_from_config_value(tokenizer_config.get("chat_template"))
@@ -230,10 +231,13 @@ def looks_like_repo_id(text: str) -> bool:
     return bool(_REPO_ID_RE.match(text)) and not Path(text).exists()
 
 
-def resolve_local(model: str) -> tuple[Path, str]:
-    """A folder path, or a Hub repo id already in the local Hugging Face cache (never downloads).
+def find_local(model: str) -> tuple[Path, str] | None:
+    """A folder path, or a Hub repo id in the local Hugging Face cache; ``None`` for a repo id not cached.
 
-    Returns the folder and a display name.
+    Never downloads. Returns the folder and a display name.
+
+    Raises:
+        DetectionError: a file instead of a folder, a name that is neither, or an unreadable cache.
     """
     path = Path(model).expanduser()
     if path.exists():
@@ -241,25 +245,32 @@ def resolve_local(model: str) -> tuple[Path, str]:
             raise DetectionError(
                 f"{model} is a file, not a model folder", hint="give the folder that holds config.json"
             )
-        return path, path.resolve().name
-    if looks_like_repo_id(model):
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
+        return path.resolve(), path.resolve().name
+    if not looks_like_repo_id(model):
+        raise DetectionError(
+            f"model {model!r} is neither a folder nor a Hub repo id",
+            hint="give a path to an MLX model folder, or an id like mlx-community/Qwen2.5-0.5B-Instruct-4bit",
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
-        try:
-            folder = snapshot_download(model, local_files_only=True, cache_dir=hub_cache_dir())
-        except LocalEntryNotFoundError:
-            raise DetectionError(
-                f"{model} is not in the local Hugging Face cache",
-                hint=f"download it first (mlx-playground generate --model {model}, or hf download {model})",
-            ) from None
-        except Exception as exc:  # invalid ids and cache problems
-            raise DetectionError(f"cannot look up {model} in the Hugging Face cache: {exc}") from None
-        return Path(folder), model
-    raise DetectionError(
-        f"model {model!r} is neither a folder nor a Hub repo id",
-        hint="give a path to an MLX model folder, or an id like mlx-community/Qwen2.5-0.5B-Instruct-4bit",
-    )
+    try:
+        return Path(snapshot_download(model, local_files_only=True, cache_dir=hub_cache_dir())), model
+    except LocalEntryNotFoundError:
+        return None
+    except Exception as exc:  # invalid ids and cache problems
+        raise DetectionError(f"cannot look up {model} in the Hugging Face cache: {exc}") from None
+
+
+def resolve_local(model: str) -> tuple[Path, str]:
+    """Like :func:`find_local`, but a Hub id that is not cached is an error (``detect`` never downloads)."""
+    found = find_local(model)
+    if found is None:
+        raise DetectionError(
+            f"{model} is not in the local Hugging Face cache",
+            hint=f"download it first (mlx-playground generate --model {model}, or hf download {model})",
+        )
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- rules

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .blas import ensure_fast_blas
-from .detect import Detection, ModelMetadata, detect_metadata, hub_cache_dir, looks_like_repo_id, read_metadata
+from .detect import Detection, ModelMetadata, detect_metadata, find_local, hub_cache_dir, read_metadata
 from .errors import DetectionError, ModelLoadError
 
 DEMO_MODEL_ALIAS = "demo"
@@ -95,25 +95,15 @@ def resolve_model(model: str | Path, *, allow_download: bool = True) -> tuple[Pa
         if not path.is_dir():
             raise ModelLoadError(f"the demo model is missing at {path}", hint="run: python assets/train_demo_model.py")
         return path, "demo-model"
-    path = Path(text).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelLoadError(f"{text} is a file, not a model folder", hint="give the folder with config.json")
-        return path.resolve(), path.resolve().name
-    if not looks_like_repo_id(text):
-        raise ModelLoadError(
-            f"model {text!r} is neither a folder nor a Hub repo id",
-            hint="give a path to an MLX model folder, or an id like mlx-community/Qwen2.5-0.5B-Instruct-4bit",
-        )
+    try:
+        found = find_local(text)
+    except DetectionError as exc:
+        raise ModelLoadError(exc.message, hint=exc.hint) from None
+    if found is not None:
+        return found
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    try:
-        return Path(snapshot_download(text, local_files_only=True, cache_dir=hub_cache_dir())), text
-    except LocalEntryNotFoundError:
-        pass
-    except Exception as exc:
-        raise ModelLoadError(f"cannot read {text} from the Hugging Face cache: {exc}") from None
     if _offline() or not allow_download:
         raise ModelLoadError(
             f"{text} is not in the local Hugging Face cache and downloads are off (HF_HUB_OFFLINE is set)",

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .detect import read_metadata
+from .detect import read_json, read_metadata
 from .errors import DetectionError, ModelLoadError, PlaygroundError
 from .messages import SAMPLE_CONVERSATION
 from .templates import compile_template, render
@@ -57,20 +57,6 @@ def _json_text(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _load_json(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(
-            f"{path} is not valid JSON ({exc.msg})", hint=f"repair {path.name} by hand first"
-        ) from None
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} must hold a JSON object")
-    return data
-
-
 def plan_changes(folder: Path, template: str, eos: list[str] | None) -> tuple[dict[Path, str], list[int]]:
     """New text for each file that needs it (only files whose content would change)."""
     meta = read_metadata(folder)
@@ -79,7 +65,7 @@ def plan_changes(folder: Path, template: str, eos: list[str] | None) -> tuple[di
     if not sidecar.exists() or sidecar.read_text(encoding="utf-8") != template:
         planned[sidecar] = template
     config_path = folder / "tokenizer_config.json"
-    config = _load_json(config_path)
+    config = read_json(config_path)
     if config.get("chat_template") != template:
         planned[config_path] = _json_text({**config, "chat_template": template})
     ids: list[int] = []
@@ -97,7 +83,7 @@ def plan_changes(folder: Path, template: str, eos: list[str] | None) -> tuple[di
             )
         ids = [meta.token_ids[t] for t in eos]
         gen_path = folder / "generation_config.json"
-        gen = _load_json(gen_path)
+        gen = read_json(gen_path)
         if gen.get("eos_token_id") != ids:
             planned[gen_path] = _json_text({**gen, "eos_token_id": ids})
     return planned, ids
