@@ -69,7 +69,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.eos_token is not None:
         kwargs["eos_token"] = args.eos_token
     if args.date_string is not None:
-        kwargs["extra_vars"] = {"date_string": args.date_string}
+        kwargs["template_kwargs"] = {"date_string": args.date_string}
     rendered = choice.render(
         messages,
         add_generation_prompt=not (args.no_generation_prompt or args.continue_final),

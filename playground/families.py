@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from .errors import PresetError
 from .settings import DEFAULTABLE_FIELDS, check_value
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 #: Environment variable with extra preset folders (``os.pathsep``-separated), searched after ours.
 PRESETS_ENV = "MLX_PLAYGROUND_PRESETS"
@@ -47,6 +43,52 @@ class MatchRules:
     name_patterns: tuple[str, ...] = ()
 
 
+#: Kinds of template keywords a preset may declare (``[kwargs.NAME] type = ...``).
+KWARG_TYPES = ("bool", "choice", "string", "json")
+#: UI controls a declared keyword can drive: the "Enable thinking" toggle and the reasoning-effort choice.
+KWARG_CONTROLS = ("thinking", "effort")
+#: How a template wants assistant tool-call arguments: a dict, a JSON string, or either.
+TOOL_ARGUMENT_STYLES = ("dict", "string", "any")
+_KWARG_KEYS = {"type", "default", "choices", "description", "control"}
+_SOURCE_KEYS = {"repo", "path", "revision", "note"}
+
+
+@dataclass(frozen=True)
+class TemplateKwarg:
+    """A keyword the preset's template reads (``enable_thinking``, ``reasoning_effort``, ...).
+
+    ``default`` is how the template behaves when the keyword is not passed, so passing the default
+    renders the same prompt as passing nothing (the preset tests check this).
+    """
+
+    name: str
+    type: str
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    description: str = ""
+    control: str | None = None
+
+    def check(self, value: Any) -> Any:
+        """Validate a value for this keyword; PresetError-free: raises ValueError with a message."""
+        if self.type == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{self.name} must be true or false, got {value!r}")
+        if self.type == "choice" and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if self.type == "string" and not isinstance(value, str):
+            raise ValueError(f"{self.name} must be text, got {value!r}")
+        return value
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "default": self.default}
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.description:
+            out["description"] = self.description
+        if self.control:
+            out["control"] = self.control
+        return out
+
+
 @dataclass(frozen=True)
 class Family:
     """One model family: its preset template, special tokens, defaults and detection rules."""
@@ -65,6 +107,19 @@ class Family:
     match: MatchRules = field(default_factory=MatchRules)
     priority: int = 50
     path: Path | None = None
+    source: Mapping[str, str] = field(default_factory=dict)
+    kwargs: tuple[TemplateKwarg, ...] = ()
+    reasoning: str = "none"
+    tool_calls: str = "none"
+    tool_arguments: str = "any"
+
+    def kwarg(self, name: str) -> TemplateKwarg | None:
+        """The declared keyword called ``name`` (None if the preset does not declare it)."""
+        return next((k for k in self.kwargs if k.name == name), None)
+
+    def control(self, control: str) -> TemplateKwarg | None:
+        """The declared keyword that a UI control (``thinking``, ``effort``) drives, if any."""
+        return next((k for k in self.kwargs if k.control == control), None)
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description (for ``presets --json`` and the UI)."""
@@ -79,6 +134,11 @@ class Family:
             "eos_tokens": list(self.eos_tokens),
             "system_role": self.system_role,
             "defaults": dict(self.defaults),
+            "source": dict(self.source),
+            "template_kwargs": [k.summary() for k in self.kwargs],
+            "reasoning": self.reasoning,
+            "tool_calls": self.tool_calls,
+            "tool_arguments": self.tool_arguments,
         }
 
 
@@ -96,6 +156,11 @@ _TOP_KEYS = {
     "priority": int,
     "defaults": dict,
     "match": dict,
+    "source": dict,
+    "kwargs": dict,
+    "reasoning": str,
+    "tool_calls": str,
+    "tool_arguments": str,
 }
 _REQUIRED = ("name", "title", "template", "eos_tokens", "system_role")
 _MATCH_KEYS = {f for f in MatchRules.__dataclass_fields__}
@@ -172,6 +237,22 @@ def load_family(path: Path) -> Family:
             raise _fail(path, f"name pattern {pattern!r} is not a valid regular expression ({exc})") from exc
 
     eos_tokens = _string_list(path, "eos_tokens", data["eos_tokens"])
+    source = data.get("source", {})
+    bad = sorted(set(source) - _SOURCE_KEYS)
+    if bad or not all(isinstance(v, str) for v in source.values()):
+        raise _fail(path, "[source] takes text values for: repo, path, revision, note", hint=f"unknown: {bad}")
+    if source and not {"repo", "path", "revision"} <= set(source):
+        raise _fail(path, "[source] needs repo, path and revision (where the official template was taken from)")
+    kwargs = tuple(_load_kwarg(path, k, v) for k, v in data.get("kwargs", {}).items())
+    controls = [k.control for k in kwargs if k.control]
+    if len(controls) != len(set(controls)):
+        raise _fail(path, "two [kwargs] entries drive the same control")
+    for key in ("reasoning", "tool_calls", "tool_arguments"):
+        if key not in data:
+            continue
+        valid = _valid_formats(key)
+        if data[key] not in valid:
+            raise _fail(path, f"{key} {data[key]!r} is not known", hint=f"valid: {', '.join(valid)}")
     return Family(
         name=name,
         family=data.get("family", name),
@@ -187,7 +268,54 @@ def load_family(path: Path) -> Family:
         match=rules,
         priority=data.get("priority", 50),
         path=path,
+        source=dict(source),
+        kwargs=kwargs,
+        reasoning=data.get("reasoning", "none"),
+        tool_calls=data.get("tool_calls", "none"),
+        tool_arguments=data.get("tool_arguments", "any"),
     )
+
+
+def _valid_formats(key: str) -> tuple[str, ...]:
+    if key == "tool_arguments":
+        return TOOL_ARGUMENT_STYLES
+    from .parsing import REASONING_FORMATS, TOOL_CALL_FORMATS
+
+    return REASONING_FORMATS if key == "reasoning" else TOOL_CALL_FORMATS
+
+
+def _load_kwarg(path: Path, name: str, spec: Any) -> TemplateKwarg:
+    where = f"[kwargs.{name}]"
+    if not isinstance(spec, dict):
+        raise _fail(path, f"{where} must be a table")
+    bad = sorted(set(spec) - _KWARG_KEYS)
+    if bad:
+        raise _fail(path, f"{where}: unknown key(s) {', '.join(bad)}", hint=f"valid: {', '.join(sorted(_KWARG_KEYS))}")
+    kind = spec.get("type")
+    if kind not in KWARG_TYPES:
+        raise _fail(path, f"{where}: type must be one of {', '.join(KWARG_TYPES)}, got {kind!r}")
+    control = spec.get("control")
+    if control is not None and control not in KWARG_CONTROLS:
+        raise _fail(path, f"{where}: control must be one of {', '.join(KWARG_CONTROLS)}, got {control!r}")
+    choices = spec.get("choices", [])
+    if kind == "choice" and (not isinstance(choices, list) or len(choices) < 2):
+        raise _fail(path, f"{where}: a choice needs a list of at least two choices")
+    kwarg = TemplateKwarg(
+        name=name,
+        type=kind,
+        default=spec.get("default"),
+        choices=tuple(choices),
+        description=str(spec.get("description", "")),
+        control=control,
+    )
+    if kwarg.default is not None:
+        try:
+            kwarg.check(kwarg.default)
+        except ValueError as exc:
+            raise _fail(path, f"{where}: default: {exc}") from None
+    if control == "thinking" and kind != "bool":
+        raise _fail(path, f"{where}: the thinking control drives a bool keyword")
+    return kwarg
 
 
 class FamilyRegistry:

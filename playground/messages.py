@@ -1,7 +1,9 @@
 """Conversations: validation and the JSON messages file format the CLI and UI share.
 
-A conversation is a list of ``{"role": ..., "content": str}`` dicts. Extra keys (``tool_calls``,
-``name``, ...) pass through to the template untouched.
+A conversation is a list of ``{"role": ..., "content": str}`` dicts, as in transformers and the OpenAI
+API: an assistant message may carry ``reasoning_content`` and ``tool_calls`` (its content may then be
+absent), a ``tool`` message ``tool_call_id`` / ``name``; content may also be a list of text and image
+blocks. Extra keys pass through to the template untouched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 1_000_000
 
 Message = dict[str, Any]
+#: Content block types a message's content list may hold (text, and images for vision models).
+CONTENT_BLOCK_TYPES = ("text", "image")
 
 #: A short conversation with every role, for template checks and the template lab.
 SAMPLE_CONVERSATION: list[Message] = [
@@ -55,28 +59,85 @@ def validate_messages(messages: Any, *, allow_empty: bool = False) -> list[Messa
                 f"message {index} must be an object with 'role' and 'content', got {type(message).__name__}",
                 hint=_FORMAT_HINT,
             )
-        missing = [k for k in ("role", "content") if k not in message]
-        if missing:
-            raise MessagesError(f"message {index} has no {' or '.join(repr(m) for m in missing)}", hint=_FORMAT_HINT)
+        if "role" not in message:
+            raise MessagesError(f"message {index} has no 'role'", hint=_FORMAT_HINT)
+        if "content" not in message and not message.get("tool_calls"):
+            raise MessagesError(f"message {index} has no 'content'", hint=_FORMAT_HINT)
         role = message["role"]
         if role not in ROLES:
             raise MessagesError(
                 f"message {index} has unknown role {role!r}",
                 hint=f"use one of: {', '.join(ROLES)}",
             )
-        content = message["content"]
-        if not isinstance(content, str):
-            raise MessagesError(
-                f"message {index} content must be text, got {type(content).__name__}",
-                hint="join text blocks into one string",
-            )
+        _check_content(index, message)
+        _check_tool_calls(index, message)
+        for key in ("name", "tool_call_id", "reasoning_content", "thinking", "reasoning"):
+            if message.get(key) is not None and not isinstance(message[key], str):
+                raise MessagesError(
+                    f"message {index} {key} must be text, got {type(message[key]).__name__}", hint=_FORMAT_HINT
+                )
+        result.append(dict(message))
+    return result
+
+
+def _check_content(index: int, message: Message) -> None:
+    content = message.get("content")
+    if content is None:
+        return
+    if isinstance(content, str):
         if len(content) > MAX_CONTENT_CHARS:
             raise MessagesError(
                 f"message {index} is {len(content):,} characters long; the limit is {MAX_CONTENT_CHARS:,}",
                 hint="shorten the message",
             )
-        result.append(dict(message))
-    return result
+        return
+    if isinstance(content, list):
+        total = 0
+        for block in content:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind not in CONTENT_BLOCK_TYPES:
+                raise MessagesError(
+                    f"message {index} content blocks must be objects with a type ({', '.join(CONTENT_BLOCK_TYPES)}), "
+                    f"got {block!r:.80}",
+                    hint='use {"type": "text", "text": "..."} or {"type": "image", "image": "path"}',
+                )
+            if kind == "text" and not isinstance(block.get("text"), str):
+                raise MessagesError(f"message {index} has a text block without text", hint=_FORMAT_HINT)
+            total += len(block.get("text") or "")
+        if total > MAX_CONTENT_CHARS:
+            raise MessagesError(
+                f"message {index} is {total:,} characters long; the limit is {MAX_CONTENT_CHARS:,}",
+                hint="shorten the message",
+            )
+        return
+    raise MessagesError(
+        f"message {index} content must be text (or a list of content blocks), got {type(content).__name__}",
+        hint="join text blocks into one string",
+    )
+
+
+def _check_tool_calls(index: int, message: Message) -> None:
+    calls = message.get("tool_calls")
+    if calls is None:
+        return
+    if message.get("role") != "assistant" or not isinstance(calls, list):
+        raise MessagesError(
+            f"message {index}: tool_calls must be a list on an assistant message",
+            hint='[{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}]',
+        )
+    for number, call in enumerate(calls, start=1):
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+            raise MessagesError(
+                f"message {index} tool call {number} has no function name",
+                hint='write it as {"type": "function", "function": {"name": "f", "arguments": {...}}}',
+            )
+        arguments = function.get("arguments", {})
+        if not isinstance(arguments, (dict, str)):
+            raise MessagesError(
+                f"message {index} tool call {number} arguments must be an object or a JSON string, "
+                f"got {type(arguments).__name__}"
+            )
 
 
 def parse_messages(text: str, source: str = "messages") -> list[Message]:
@@ -108,8 +169,3 @@ def load_messages(path: str | Path) -> list[Message]:
     except (OSError, UnicodeDecodeError) as exc:
         raise MessagesError(f"cannot read messages file {path}: {exc}") from None
     return parse_messages(text, str(path))
-
-
-def has_system(messages: list[Message]) -> bool:
-    """Whether any message has the system role."""
-    return any(m.get("role") == "system" for m in messages)

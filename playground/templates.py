@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -321,6 +322,53 @@ def _apply_continue(text: str) -> str:
     return text[:loc].rstrip()
 
 
+#: Variables the renderer sets itself; template keywords cannot replace them.
+RESERVED_VARIABLES = frozenset(
+    "messages tools documents add_generation_prompt continue_final_message bos_token eos_token "
+    "raise_exception strftime_now namespace dict".split()
+)
+_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+
+
+def check_template_kwargs(template_kwargs: Any) -> dict[str, Any]:
+    """A copy of ``template_kwargs`` once checked: an object whose keys are names the renderer does not set."""
+    if template_kwargs is None:
+        return {}
+    if not isinstance(template_kwargs, dict):
+        raise TemplateError(
+            f"template keywords must be a JSON object, got {type(template_kwargs).__name__}",
+            hint='for example {"enable_thinking": false}',
+        )
+    for key in template_kwargs:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise TemplateError(f"template keyword {key!r} is not a valid name", hint="use names like enable_thinking")
+        if key in RESERVED_VARIABLES:
+            raise TemplateError(
+                f"template keyword {key!r} is set by the playground itself",
+                hint="messages, tools and the generation prompt have their own options; remove it from the keywords",
+            )
+    return dict(template_kwargs)
+
+
+def preprocess_messages(messages: list[Message]) -> list[Message]:
+    """What transformers 5 does before rendering: drop None-valued keys, alias the reasoning fields."""
+    out = []
+    for message in messages:
+        message = {k: v for k, v in message.items() if v is not None}
+        reasoning = next((message[k] for k in _REASONING_FIELDS if message.get(k) is not None), None)
+        if reasoning is not None:
+            message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
+        out.append(message)
+    return out
+
+
+def _pinned_clock(now: datetime):
+    def strftime_now(fmt: str) -> str:
+        return now.strftime(str(fmt))
+
+    return strftime_now
+
+
 def render(
     template: str,
     messages: list[Message],
@@ -334,7 +382,8 @@ def render(
     eos_token: str = "",
     tools: list[dict] | None = None,
     documents: list[dict] | None = None,
-    extra_vars: dict[str, Any] | None = None,
+    template_kwargs: dict[str, Any] | None = None,
+    now: datetime | None = None,
     supports_system: bool | None = None,
     system_strategy: str = DEFAULT_SYSTEM_STRATEGY,
     with_segments: bool = True,
@@ -346,6 +395,12 @@ def render(
     ``supports_system=False`` applies ``system_strategy`` before rendering; ``None`` (unknown) renders
     as-is and, if the template rejects a system message, retries with the strategy and says so.
 
+    Messages are preprocessed as transformers 5 does: keys whose value is None are dropped, and a
+    message's reasoning given as ``reasoning_content``, ``thinking`` or ``reasoning`` is offered under
+    both ``thinking`` and ``reasoning_content``. ``template_kwargs`` (``enable_thinking``,
+    ``reasoning_effort``, ...) reach the template as variables; ``now`` pins the clock ``strftime_now``
+    reads (default: the current time).
+
     Raises:
         MessagesError, TemplateError (syntax, raised, security, limit).
     """
@@ -355,7 +410,7 @@ def render(
         raise TemplateError(
             f"unknown system strategy {system_strategy!r}", hint=f"use one of: {', '.join(SYSTEM_STRATEGIES)}"
         )
-    messages = validate_messages(messages)
+    messages = preprocess_messages(validate_messages(messages))
     if continue_final_message and add_generation_prompt:
         raise TemplateError(
             "continue_final_message and add_generation_prompt cannot both be on",
@@ -368,7 +423,7 @@ def render(
         messages, extra = apply_system_strategy(messages, system_strategy, label)
         notes += extra
 
-    variables: dict[str, Any] = dict(extra_vars or {})
+    variables: dict[str, Any] = check_template_kwargs(template_kwargs)
     variables.update(
         bos_token=bos_token,
         eos_token=eos_token,
@@ -376,6 +431,8 @@ def render(
         tools=tools,
         documents=documents,
     )
+    if now is not None:
+        variables["strftime_now"] = _pinned_clock(now)
 
     def attempt(msgs: list[Message]) -> str:
         run_msgs = msgs

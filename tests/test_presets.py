@@ -30,7 +30,7 @@ def test_preset_renders_official_bytes(preset, case):
         registry().get(preset),
         messages,
         add_generation_prompt=add_generation_prompt,
-        extra_vars={"date_string": "26 Jul 2024"},
+        template_kwargs={"date_string": "26 Jul 2024"},
     )
     assert rendered.text == EXPECTED[(preset, case)]
     assert rendered.source == ("generic" if preset == "generic" else "preset")
@@ -46,7 +46,7 @@ def test_our_environment_matches_transformers(preset):
     for case, (messages, agp) in CASES.items():
         if not family.system_role and any(m["role"] == "system" for m in messages):
             continue
-        ours = render_family(family, messages, add_generation_prompt=agp, extra_vars={"date_string": "1 Jan 2025"})
+        ours = render_family(family, messages, add_generation_prompt=agp, template_kwargs={"date_string": "1 Jan 2025"})
         theirs = render_jinja_template(
             [messages], chat_template=family.template, add_generation_prompt=agp,
             bos_token=family.bos_token, eos_token=family.eos_token, date_string="1 Jan 2025",

@@ -70,7 +70,7 @@ def test_transformers_globals_and_extensions():
         "{% endgeneration %}{% endfor %}|{{ strftime_now('%Y') | length }}|{{ dict(a=1).a }}|"
         "{% set ns = namespace(n=0) %}{% set ns.n = ns.n + 2 %}{{ ns.n }}|{{ tools is none }}|{{ extra }}"
     )
-    out = render(template, CHAT, extra_vars={"extra": "x"}).text
+    out = render(template, CHAT, template_kwargs={"extra": "x"}).text
     assert out == "Be brief.|4|1|2|True|x"
 
 

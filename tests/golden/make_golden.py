@@ -1,0 +1,224 @@
+"""Write the golden renders of presets: what each family's OFFICIAL template produces, via transformers.
+
+For every preset named on the command line this reads the official template from the reference folder
+(``NAME.jinja`` plus ``sources.json``; see ../shared/reference-templates in the project's workspace),
+renders the cases below with transformers' own renderer (after the same message normalisation that
+``apply_chat_template`` applies: None-valued keys dropped) at a pinned clock, and writes
+``tests/golden/NAME.json``. ``tests/test_golden.py`` then renders OUR preset with the same inputs and
+compares byte for byte. The official template text is not committed, only its sha256 and its source.
+
+    python tests/golden/make_golden.py --reference-dir ../shared/reference-templates qwen3 gpt-oss ...
+
+A case where the official template raises is recorded with its error; our preset must raise too.
+The cases come from the preset's TOML: its BOS/EOS strings, the shape its template wants for tool-call
+arguments (``tool_arguments``), and one case per declared template keyword value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from playground.families import Family, get_family  # noqa: E402
+
+GOLDEN_DIR = Path(__file__).resolve().parent
+#: The clock templates see (``strftime_now``) in every golden case.
+NOW = datetime(2026, 1, 15, 9, 30, 0)
+DEFAULT_REFERENCE_DIR = ROOT.parent / "shared" / "reference-templates"
+
+U, A, S, T = "user", "assistant", "system", "tool"
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "The city name"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two integers.",
+            "parameters": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                "required": ["a", "b"],
+            },
+        },
+    },
+]
+CALL_ID = "call0A1b2"  # 9 alphanumerics: Mistral's templates reject other ids
+WEATHER_ARGS = {"city": "Paris", "unit": "celsius"}
+
+
+def _m(*turns: tuple[str, str]) -> list[dict]:
+    return [{"role": role, "content": content} for role, content in turns]
+
+
+def _kwarg_samples(kwarg) -> list:
+    """Values worth a case for one declared keyword: every non-default value (and the default itself)."""
+    if kwarg.type == "bool":
+        return [False, True]
+    if kwarg.type == "choice":
+        return list(kwarg.choices)
+    if kwarg.type == "string":
+        samples = {"date_string": "15 Jan 2026", "model_identity": "You are Testy, a model made for tests."}
+        return [samples.get(kwarg.name, "test value")]
+    return [["browser", "python"] if kwarg.name == "builtin_tools" else {"x": 1}]
+
+
+def build_cases(family: Family) -> dict[str, dict]:
+    """Case name -> inputs (messages, add_generation_prompt, tools, kwargs)."""
+    arguments = json.dumps(WEATHER_ARGS) if family.tool_arguments == "string" else dict(WEATHER_ARGS)
+    call = {"type": "function", "id": CALL_ID, "function": {"name": "get_weather", "arguments": arguments}}
+    tool_result = {"role": T, "tool_call_id": CALL_ID, "name": "get_weather", "content": '{"temperature": 18}'}
+    reasoning_chat = [
+        {"role": U, "content": "Hi"},
+        {"role": A, "reasoning_content": "The user greets me. I greet back.", "content": "Hello! How can I help?"},
+        {"role": U, "content": "What is 2+2?"},
+    ]
+
+    def case(messages, agp=True, tools=None, kwargs=None) -> dict:
+        return {"messages": messages, "add_generation_prompt": agp, "tools": tools, "kwargs": kwargs or {}}
+
+    cases = {
+        "single": case(_m((U, "Hello!"))),
+        "system": case(_m((S, "You are a helpful assistant."), (U, "Hi"))),
+        "multi_turn": case(_m((U, "Hi"), (A, "Hello! How can I help?"), (U, "What is 2+2?"))),
+        "no_generation_prompt": case(_m((S, "Be brief."), (U, "Hi"), (A, "Hello!")), agp=False),
+        "whitespace": case(_m((S, "  Be brief. \n"), (U, "  padded \n"), (A, "\n reply  \n"), (U, "\tagain "))),
+        "non_ascii": case(_m((U, "Grüße aus München 🌍 — 你好"), (A, "Hallo! 👋"), (U, "¿Qué tal?"))),
+        "reasoning_history": case(reasoning_chat),
+        "reasoning_final": case(
+            [
+                {"role": U, "content": "What is 2+2?"},
+                {"role": A, "reasoning_content": "2 plus 2 is 4.", "content": "4"},
+            ],
+            agp=False,
+        ),
+        "reasoning_alias": case(
+            [
+                {"role": U, "content": "Hi"},
+                {"role": A, "thinking": "A greeting.", "content": "Hello!"},
+                {"role": U, "content": "Bye"},
+                {"role": A, "reasoning": "A farewell.", "content": "Goodbye!"},
+            ],
+            agp=False,
+        ),
+        "tools_declared": case(_m((S, "You are a weather bot."), (U, "Weather in Paris?")), tools=TOOLS),
+        "tool_call": case(
+            [{"role": U, "content": "Weather in Paris?"}, {"role": A, "content": None, "tool_calls": [call]}],
+            agp=False,
+            tools=TOOLS,
+        ),
+        "tool_result": case(
+            [
+                {"role": U, "content": "Weather in Paris?"},
+                {"role": A, "content": "", "tool_calls": [call]},
+                tool_result,
+            ],
+            tools=TOOLS,
+        ),
+        "tool_round_trip": case(
+            [
+                {"role": S, "content": "You are a weather bot."},
+                {"role": U, "content": "Weather in Paris?"},
+                {"role": A, "content": None, "tool_calls": [call]},
+                tool_result,
+                {"role": A, "content": "It is 18 °C in Paris."},
+                {"role": U, "content": "Thanks!"},
+            ],
+            tools=TOOLS,
+        ),
+    }
+    for kwarg in family.kwargs:
+        for value in _kwarg_samples(kwarg):
+            label = json.dumps(value, ensure_ascii=False).strip('"').replace(" ", "_")[:24]
+            cases[f"kwarg_{kwarg.name}_{label}"] = case(reasoning_chat, kwargs={kwarg.name: value})
+            cases[f"kwarg_{kwarg.name}_{label}_tools"] = case(
+                [{"role": U, "content": "Weather in Paris?"}], tools=TOOLS, kwargs={kwarg.name: value}
+            )
+    return cases
+
+
+class _FixedClock(datetime):
+    @classmethod
+    def now(cls, tz=None):  # noqa: D102 - the pinned clock
+        return NOW
+
+
+def render_official(template: str, family: Family, inputs: dict) -> dict:
+    """The official template's output (or its error) for one case, rendered by transformers."""
+    from transformers.utils import chat_template_utils as ctu
+
+    messages = [{k: v for k, v in m.items() if v is not None} for m in inputs["messages"]]  # apply_chat_template
+    with mock.patch.object(ctu, "datetime", _FixedClock):
+        try:
+            rendered, _ = ctu.render_jinja_template(
+                [messages],
+                tools=inputs["tools"],
+                chat_template=template,
+                add_generation_prompt=inputs["add_generation_prompt"],
+                bos_token=family.bos_token,
+                eos_token=family.eos_token,
+                **inputs["kwargs"],
+            )
+        except Exception as exc:  # the official template rejects this case: ours must too
+            return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"expected": rendered[0]}
+
+
+def make(name: str, reference_dir: Path) -> Path:
+    family = get_family(name)
+    template = (reference_dir / f"{name}.jinja").read_text(encoding="utf-8")
+    sources = json.loads((reference_dir / "sources.json").read_text(encoding="utf-8"))
+    cases = {}
+    for case_name, inputs in build_cases(family).items():
+        cases[case_name] = {**inputs, **render_official(template, family, inputs)}
+    data = {
+        "preset": name,
+        "official_template_sha256": hashlib.sha256(template.encode("utf-8")).hexdigest(),
+        "official_source": sources.get(name, {}).get("source"),
+        "now": NOW.isoformat(),
+        "bos_token": family.bos_token,
+        "eos_token": family.eos_token,
+        "cases": cases,
+    }
+    out = GOLDEN_DIR / f"{name}.json"
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("presets", nargs="+", metavar="PRESET")
+    parser.add_argument("--reference-dir", type=Path, default=DEFAULT_REFERENCE_DIR)
+    args = parser.parse_args()
+    for name in args.presets:
+        out = make(name, args.reference_dir)
+        data = json.loads(out.read_text(encoding="utf-8"))
+        errors = sum("error" in c for c in data["cases"].values())
+        print(f"{out.relative_to(ROOT)}: {len(data['cases'])} cases ({errors} raise in the official template)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
