@@ -17,7 +17,47 @@ from . import __version__
 from .errors import PlaygroundError
 
 EXIT_USAGE = 2
-_COMMANDS = ("serve", "render", "detect", "presets", "generate", "doctor", "bench", "fix-template")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors follow the CLI's rule: one ``error:`` line, one ``hint:`` line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        print(f"hint: see '{self.prog} --help'", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high] (the message names the range)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be at least {low}{upper}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _out(text: str) -> None:
@@ -49,48 +89,112 @@ def _read_text_file(path: str, what: str) -> str:
 # ---------------------------------------------------------------------------------------------- commands
 
 
+def _template_kwargs(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(
+            f"--template-kwargs is not valid JSON: {exc.msg} at column {exc.colno}",
+            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+        ) from None
+    if not isinstance(data, dict):
+        raise PlaygroundError(
+            f"--template-kwargs must be a JSON object, got {type(data).__name__}",
+            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+        )
+    return data
+
+
+def _now(text: str | None):
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise PlaygroundError(
+            f"--now must look like YYYY-MM-DDTHH:MM:SS, got {text!r}", hint="for example --now 2026-01-15T09:30:00"
+        ) from None
+
+
+def _tools(path: str | None):
+    if path is None:
+        return None
+    from .prepare import check_tools
+
+    text = _read_text_file(path, "tools file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(
+            f"tools file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint='a JSON list like [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]',
+        ) from None
+    return check_tools(data)
+
+
+def _request_from_args(args: argparse.Namespace, messages: list, *, settings=None):
+    """The one ChatRequest the CLI's arguments describe (shared by render and generate)."""
+    from .prepare import ChatRequest
+    from .settings import GenerationSettings
+
+    kwargs = _template_kwargs(args.template_kwargs)
+    if getattr(args, "date_string", None) is not None:
+        kwargs.setdefault("date_string", args.date_string)
+    custom = _read_text_file(args.template, "template file") if args.template else None
+    return ChatRequest(
+        messages=tuple(messages),
+        template="custom" if custom is not None else (args.preset or "auto"),
+        custom_template=custom,
+        system_strategy=args.system_strategy,
+        template_kwargs=kwargs,
+        tools=_tools(args.tools),
+        add_generation_prompt=not (getattr(args, "no_generation_prompt", False) or args.continue_final),
+        continue_final=args.continue_final,
+        settings=settings or GenerationSettings(),
+        now=_now(args.now),
+    )
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    from .detect import read_metadata, resolve_local
+    import dataclasses
+
+    from .detect import read_metadata
     from .messages import load_messages
+    from .models import resolve_model
+    from .prepare import render_request
     from .prompting import choose_template
 
     if not (args.preset or args.model or args.template):
         raise PlaygroundError("render needs a template", hint="pass --preset NAME, --model PATH or --template FILE")
-    messages = load_messages(args.messages)
-    template = _read_text_file(args.template, "template file") if args.template else None
+    request = _request_from_args(args, load_messages(args.messages))
     meta = None
     if args.model:
-        folder, name = resolve_local(args.model)
+        folder, name = resolve_model(args.model, allow_download=False)
         meta = read_metadata(folder, name=name)
-    choice = choose_template(meta, preset=args.preset, template=template)
-    kwargs: dict[str, Any] = {}
+    choice = choose_template(meta, preset=args.preset, template=request.custom_template)
     if args.bos_token is not None:
-        kwargs["bos_token"] = args.bos_token
+        choice = dataclasses.replace(choice, bos_token=args.bos_token)
     if args.eos_token is not None:
-        kwargs["eos_token"] = args.eos_token
-    if args.date_string is not None:
-        kwargs["template_kwargs"] = {"date_string": args.date_string}
-    rendered = choice.render(
-        messages,
-        add_generation_prompt=not (args.no_generation_prompt or args.continue_final),
-        continue_final_message=args.continue_final,
-        system_strategy=args.system_strategy,
-        with_segments=args.json,
-        **kwargs,
-    )
+        choice = dataclasses.replace(choice, eos_token=args.eos_token)
+    rendered = render_request(choice, request)
     if args.json:
         _print_json(rendered.to_dict())
     else:
         _out(rendered.text)
-        for warning in rendered.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+        _warn(rendered.warnings)
     return 0
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import detect
+    from .detect import detect_metadata
+    from .models import check_model_folder, resolve_model
 
-    detection = detect(args.model)
+    folder, name = resolve_model(args.model, allow_download=False)
+    detection = detect_metadata(check_model_folder(folder, name, weights=False))
     if args.json:
         _print_json(detection.to_dict())
         return 0
@@ -108,8 +212,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     ]
     for key, value in rows:
         print(f"{key:<11} {value}")
-    for warning in detection.warnings:
-        print(f"warning: {warning}")
+    _warn(detection.warnings)
     return 0
 
 
@@ -151,56 +254,83 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .messages import load_messages
 
     settings = _settings_from_args(args)  # validate before the slow model load
-    if args.messages:
+    if args.prompt is not None and not args.prompt.strip():
+        raise PlaygroundError("--prompt is empty", hint="give the text of the user message, e.g. --prompt 'Hello!'")
+    if args.raw:
+        if args.prompt is None or args.messages or args.system is not None:
+            raise PlaygroundError(
+                "--raw sends one text exactly as given",
+                hint="use --raw with --prompt TEXT (no --messages, no --system)",
+            )
+        messages = []
+    elif args.messages:
         messages = load_messages(args.messages)
     else:
         messages = [{"role": "user", "content": args.prompt}]
     if args.system is not None:
         messages = [m for m in messages if m["role"] != "system"]
         messages.insert(0, {"role": "system", "content": args.system})
-    engine = Engine()
-    loaded = engine.load(args.model, wire_eos=not args.no_eos_wiring)
-    custom = _read_text_file(args.template, "template file") if args.template else None
-    choice = "custom" if custom is not None else args.preset
-    chat = engine.stream_chat(
-        loaded, messages, settings, choice=choice, custom=custom, system_strategy=args.system_strategy
+    request = _request_from_args(args, messages, settings=settings).replace(
+        wire_eos=not args.no_eos_wiring, logprobs=args.logprobs, raw_prompt=args.prompt if args.raw else None
     )
+    engine = Engine()
+    loaded = engine.load(args.model)
+    prepared = engine.prepare(loaded, request)
+    warnings = list(dict.fromkeys([*loaded.detection.warnings, *prepared.warnings]))
     if not args.json:
-        for warning in (*chat.prompt.warnings, *loaded.notes):
-            print(f"warning: {warning}", file=sys.stderr)
-    parts = []
-    final = None
-    for event in chat.events:
+        _warn(warnings)
+    parser = prepared.parser() if not prepared.raw and _has_parsing() else None
+    parts, tokens, final = [], [], None
+    for event in engine.stream(prepared):
         parts.append(event.text)
+        tokens.extend(event.tokens)
+        if parser is not None:
+            parser.feed(event.text)
         final = event
         if event.text and not args.json:
             _out(event.text)
     text = "".join(parts)
     if args.json:
-        _print_json(
-            {
-                "prompt": chat.prompt.text,
-                "text": text,
-                **final.stats(),
-                "template_source": chat.prompt.source,
-                "template": chat.prompt.template_name,
-                "family": loaded.detection.family,
-                "preset": loaded.detection.preset,
-                "eos_tokens": list(loaded.eos_tokens),
-                "settings": chat.settings.to_dict(),
-                "warnings": [*chat.prompt.warnings, *loaded.notes, *final.warnings],
-                "model": loaded.name,
-            }
-        )
+        data = {
+            "prompt": prepared.text,
+            "text": text,
+            **final.stats(),
+            "template_source": "raw" if prepared.raw else prepared.rendered.source,
+            "template": None if prepared.raw else prepared.rendered.template_name,
+            "family": loaded.detection.family,
+            "preset": loaded.detection.preset,
+            "eos_tokens": list(prepared.eos.tokens),
+            "bos_added": prepared.bos_added,
+            "settings": prepared.settings.to_dict(),
+            "setting_sources": dict(prepared.setting_sources),
+            "warnings": list(dict.fromkeys([*warnings, *final.warnings])),
+            "model": loaded.name,
+        }
+        if parser is not None:
+            parser.finish()
+            parsed = parser.result()
+            data["reasoning"] = parsed.reasoning
+            data["content"] = parsed.content
+            data["tool_calls"] = [c.to_message_dict() for c in parsed.tool_calls]
+        if args.logprobs:
+            data["tokens"] = [t.to_dict() for t in tokens]
+        _print_json(data)
     else:
         _out("\n")
+        _warn(w for w in final.warnings if w not in warnings)
         stop = f" ({final.stop_token})" if final.stop_token else ""
         print(
             f"[{final.finish_reason}{stop}; {final.generation_tokens} tokens, ttft {final.ttft_s:.3f} s, "
-            f"{final.generation_tps:.1f} tok/s]",
+            f"{final.generation_tps:.1f} tok/s, seed {final.seed}]",
             file=sys.stderr,
         )
     return 0
+
+
+def _has_parsing() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("playground.parsing") is not None
 
 
 def _parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -223,22 +353,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "add --auth USER:PASSWORD",
             file=sys.stderr,
         )
-    for name, value, low in (
-        ("--port", args.port, 1),
-        ("--max-models", args.max_models, 1),
-        ("--queue-size", args.queue_size, 1),
-        ("--concurrency", args.concurrency, 1),
-    ):
-        if value < low or (name == "--port" and value > 65535):
-            raise PlaygroundError(f"{name} must be at least {low}" + (" and at most 65535" if name == "--port" else ""))
+    from .engine import Engine
+
+    engine = Engine(max_models=args.max_models, max_batch=args.max_batch, memory_limit_gb=args.memory_limit)
+    print(f"loading {args.model} ...", file=sys.stderr, flush=True)
+    engine.load(args.model)  # a bad model is one error line before anything is served
     try:
         serve(
+            engine=engine,
             model=args.model,
             host=args.host,
             port=args.port,
             share=args.share,
             auth=auth,
-            max_models=args.max_models,
             queue_size=args.queue_size,
             concurrency=args.concurrency,
         )
@@ -276,9 +403,6 @@ def cmd_fix_template(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_table, run_bench
 
-    for name, value in (("--tokens", args.tokens), ("--turns", args.turns), ("--repeats", args.repeats)):
-        if value < 2:
-            raise PlaygroundError(f"{name} must be at least 2, got {value}")
     results = run_bench(
         args.model,
         tokens=args.tokens,
@@ -328,31 +452,67 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 
 
+def _template_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tools", metavar="FILE.json", help="a JSON list of function schemas the template declares")
+    p.add_argument(
+        "--template-kwargs",
+        metavar="JSON",
+        help='extra template keywords as a JSON object, e.g. \'{"enable_thinking": false}\' (see presets --json)',
+    )
+    p.add_argument("--now", metavar="YYYY-MM-DDTHH:MM:SS", help="the time templates see (strftime_now); default: now")
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-batch",
+        type=_int_at_least(1),
+        default=8,
+        help="requests decoded together in one batch (default 8); more wait in a queue",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=_positive_float,
+        metavar="GB",
+        help="refuse requests whose weights + KV cache would exceed this many GB (default: no limit)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mlx-playground",
         description="A playground for MLX language models that shows the exact prompt each model receives.",
     )
     parser.add_argument("--version", action="store_true", help="show the version and the active BLAS, then exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("serve", help="open the playground UI (the default command)")
     p.add_argument("--model", default="demo", help="the model loaded at start: 'demo', a folder or a Hub id")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_int_at_least(1, 65535), default=7860)
     p.add_argument("--share", action="store_true", help="create a public Gradio share link (use with --auth)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (recommended with --host/--share)")
-    p.add_argument("--max-models", type=int, default=1, help="models kept loaded at once (default 1)")
-    p.add_argument("--queue-size", type=int, default=16, help="generation requests that may wait (default 16)")
-    p.add_argument("--concurrency", type=int, default=1, help="generations that run at once (default 1)")
+    p.add_argument("--max-models", type=_int_at_least(1), default=1, help="models kept loaded at once (default 1)")
+    p.add_argument(
+        "--queue-size", type=_int_at_least(1), default=64, help="requests that may wait for the model (default 64)"
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_int_at_least(1),
+        default=8,
+        help="requests the UI hands to the engine at once (default 8; they decode together, see --max-batch)",
+    )
+    _engine_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("render", help="render a conversation with a chat template and print the exact prompt")
-    p.add_argument("--preset", help="a family preset (see 'mlx-playground presets')")
-    p.add_argument("--model", help="a model folder or cached Hub id: use its own template or its detected preset")
-    p.add_argument("--template", help="a Jinja chat template file")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--preset", help="a family preset (see 'mlx-playground presets')")
+    which.add_argument(
+        "--model", help="'demo', a model folder or a cached Hub id: its own template or its detected preset"
+    )
+    which.add_argument("--template", help="a Jinja chat template file")
     p.add_argument("--messages", required=True, help="JSON file with [{role, content}, ...]; '-' reads stdin")
     p.add_argument("--no-generation-prompt", action="store_true", help="do not open an assistant turn at the end")
     p.add_argument("--continue-final", action="store_true", help="leave the final message open for continuation")
@@ -365,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SYSTEM_STRATEGY,
         help="what to do with a system message when the template has no system role (default: merge)",
     )
+    _template_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with prompt, source, family, warnings")
     p.set_defaults(func=cmd_render)
 
@@ -383,6 +544,18 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--preset", help="render with this preset instead of the model's own/detected template")
     tpl.add_argument("--template", help="render with this Jinja template file")
     p.add_argument("--system-strategy", choices=SYSTEM_STRATEGIES, default=DEFAULT_SYSTEM_STRATEGY)
+    _template_options(p)
+    p.add_argument("--continue-final", action="store_true", help="continue the final (assistant) message")
+    p.add_argument(
+        "--raw", action="store_true", help="send --prompt exactly as given: no template, no BOS added (notebook mode)"
+    )
+    p.add_argument(
+        "--logprobs",
+        type=_int_at_least(0, 20),
+        default=0,
+        metavar="N",
+        help="with --json: each generated token's log-probability and its N best alternatives",
+    )
     p.add_argument("--temp", type=float, help="temperature (0 = greedy)")
     p.add_argument("--top-p", type=float)
     p.add_argument("--min-p", type=float)
@@ -414,9 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", help="benchmark this model (default: a random-weight ~40M-parameter Llama built on the fly)"
     )
-    p.add_argument("--tokens", type=int, default=200, help="tokens per generation run (default 200)")
-    p.add_argument("--turns", type=int, default=10, help="chat turns for the time-to-first-token test (default 10)")
-    p.add_argument("--repeats", type=int, default=5, help="alternating run pairs per ratio (default 5)")
+    p.add_argument("--tokens", type=_int_at_least(2), default=200, help="tokens per generation run (default 200)")
+    p.add_argument(
+        "--turns", type=_int_at_least(2), default=10, help="chat turns for the time-to-first-token test (default 10)"
+    )
+    p.add_argument("--repeats", type=_int_at_least(2), default=5, help="alternating run pairs per ratio (default 5)")
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     p.set_defaults(func=cmd_bench)
 
@@ -441,7 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if getattr(args, "version", False):
         print(f"mlx-playground {__version__} ({_blas_line()})")
         return 0

@@ -1,152 +1,78 @@
-"""The engine's small interface: load a model, render a conversation, stream a reply.
+"""The engine's small interface: load a model, prepare a request, stream its reply.
 
-The CLI and the UI call only this (plus the typed results it returns); they never touch mlx-lm,
-Jinja or Gradio types directly here.
+The CLI, the UI and the bench call only this (plus the typed results it returns): ``load`` a model,
+``prepare`` a :class:`~playground.prepare.ChatRequest` into a :class:`~playground.prepare.PreparedChat`
+(the exact prompt, its tokens, resolved settings, warnings), then ``stream`` or ``generate`` it on a
+backend. Generation happens in three layers, like mlx-lm's: the token generator (mlx-lm's
+``BatchGenerator`` on the scheduler's thread, or a server), the typed event stream (``stream``), and the
+joined result (``generate``).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .errors import TemplateError
-from .families import get_family
-from .generate import GenerationEvent, encode_prompt, stream_events
-from .messages import Message
+from .backends import Backend, make_backend
+from .events import GenerationEvent, GenerationResult, collect
 from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache
+from .prepare import BackendSpec, ChatRequest, PreparedChat, prepare
 from .prompt_cache import PromptCacheState
-from .prompting import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
-from .settings import GenerationSettings
-from .templates import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt
-from .worker import GenerationWorker
-
-
-@dataclass
-class ChatStream:
-    """A rendered prompt and the events of its reply (iterate ``events`` to generate)."""
-
-    prompt: RenderedPrompt
-    settings: GenerationSettings
-    events: Iterator[GenerationEvent]
+from .scheduler import DEFAULT_MAX_BATCH, Scheduler
 
 
 class Engine:
-    """Holds the model cache; everything else is passed in, so sessions never share state by accident."""
+    """Holds the model cache, the scheduler and the backends; everything else is passed in, so sessions
+    never share state by accident."""
 
-    def __init__(self, max_models: int = DEFAULT_MAX_MODELS):
+    def __init__(
+        self,
+        max_models: int = DEFAULT_MAX_MODELS,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        memory_limit_gb: float | None = None,
+        backend: BackendSpec | None = None,
+    ):
         self.models = ModelCache(max_models)
-        self.worker = GenerationWorker()
+        self.scheduler = Scheduler(max_batch=max_batch, memory_limit_gb=memory_limit_gb)
+        self.default_backend = backend or BackendSpec()
+        self._backends: dict[BackendSpec, Backend] = {}
+        self._lock = threading.Lock()
 
-    def load(self, model: str | Path, *, wire_eos: bool = True) -> LoadedModel:
-        """Load (or reuse) a model. Loading runs on the worker thread (see :mod:`playground.worker`)."""
-        cached = self.models.peek(model, wire=wire_eos)
+    def load(self, model: str | Path, *, weights: bool | None = None) -> LoadedModel:
+        """Load (or reuse) a model. ``weights`` defaults to whether the default backend is local: a model
+        served elsewhere needs only its metadata and tokenizer here. Loading runs on the scheduler's thread."""
+        if weights is None:
+            weights = not self.default_backend.remote
+        cached = self.models.peek(model, weights=weights)
         if cached is not None:
             return cached
-        return self.worker.call(lambda: self.models.get(model, wire=wire_eos))
+        return self.scheduler.call(lambda: self.models.get(model, weights=weights))
 
-    @staticmethod
-    def template_choice(loaded: LoadedModel, choice: str | None = None, custom: str | None = None) -> TemplateChoice:
-        """``choice``: ``None``/``"auto"`` (own template or detected preset), ``"model"``, a preset, or ``"custom"``."""
-        if choice == CUSTOM_CHOICE:
-            if not custom or not custom.strip():
-                raise TemplateError(
-                    "no custom template yet", hint="write one in the Template lab and click 'Use this template'"
-                )
-            return choose_template(loaded.metadata, loaded.detection, template=custom)
-        if choice in (None, "", "auto"):
-            return choose_template(loaded.metadata, loaded.detection)
-        if choice == MODEL_CHOICE:
-            return choose_template(loaded.metadata, loaded.detection, preset=MODEL_CHOICE)
-        return choose_template(loaded.metadata, loaded.detection, preset=choice)
+    def prepare(self, model: LoadedModel | str | Path, request: ChatRequest) -> PreparedChat:
+        """The exact prompt, tokens, settings and warnings of ``request`` (see :func:`playground.prepare.prepare`)."""
+        loaded = model if isinstance(model, LoadedModel) else self.load(model)
+        return prepare(loaded, request)
 
-    def render(
+    def backend(self, spec: BackendSpec | None = None) -> Backend:
+        """The backend for ``spec`` (default: the engine's), created once per spec."""
+        spec = spec or self.default_backend
+        with self._lock:
+            if spec not in self._backends:
+                self._backends[spec] = make_backend(spec, scheduler=self.scheduler)
+            return self._backends[spec]
+
+    def stream(
         self,
-        loaded: LoadedModel,
-        messages: list[Message],
-        *,
-        choice: str | None = None,
-        custom: str | None = None,
-        system_strategy: str = DEFAULT_SYSTEM_STRATEGY,
-        **kwargs: Any,
-    ) -> RenderedPrompt:
-        """The exact prompt ``loaded`` would receive for ``messages``."""
-        template = self.template_choice(loaded, choice, custom)
-        return template.render(messages, system_strategy=system_strategy, **kwargs)
-
-    @staticmethod
-    def defaults(loaded: LoadedModel) -> dict[str, Any]:
-        """The generation defaults of the model's family."""
-        return dict(get_family(loaded.detection.family).defaults)
-
-    def resolve_settings(self, loaded: LoadedModel, settings: GenerationSettings | None) -> GenerationSettings:
-        """User settings with the family defaults filled in."""
-        return (settings or GenerationSettings()).resolve(self.defaults(loaded))
-
-    def stream_chat(
-        self,
-        loaded: LoadedModel,
-        messages: list[Message],
-        settings: GenerationSettings | None = None,
-        *,
-        choice: str | None = None,
-        custom: str | None = None,
-        system_strategy: str = DEFAULT_SYSTEM_STRATEGY,
-        cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
-        rendered: RenderedPrompt | None = None,
-    ) -> ChatStream:
-        """Render and start a reply. Generation is serialized: one model call runs at a time."""
-        prompt = rendered or self.render(
-            loaded, messages, choice=choice, custom=custom, system_strategy=system_strategy
-        )
-        resolved = self.resolve_settings(loaded, settings)
-        return ChatStream(prompt, resolved, self._events(loaded, prompt.text, resolved, cancel, cache))
-
-    def stream_prompt(
-        self,
-        loaded: LoadedModel,
-        prompt: str,
-        settings: GenerationSettings | None = None,
+        prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
         cache: PromptCacheState | None = None,
     ) -> Iterator[GenerationEvent]:
-        """Stream a reply to an already rendered prompt."""
-        return self._events(loaded, prompt, self.resolve_settings(loaded, settings), cancel, cache)
+        """Layer 2: the typed events of the reply, from the request's backend."""
+        return self.backend(prepared.request.backend).stream(prepared, cancel=cancel, cache=cache)
 
-    def _events(
-        self,
-        loaded: LoadedModel,
-        prompt: str,
-        settings: GenerationSettings,
-        cancel: threading.Event | None,
-        cache: PromptCacheState | None,
-    ) -> Iterator[GenerationEvent]:
-        """All MLX work of a reply runs on the engine's worker thread; events come back here."""
-        cancel = cancel if cancel is not None else threading.Event()
-
-        def job() -> Iterator[GenerationEvent]:
-            tokens = encode_prompt(loaded.tokenizer, prompt)
-            prompt_cache, suffix, reused = cache.prepare(loaded.model, tokens) if cache else (None, tokens, 0)
-            produced: list[int] = []
-            try:
-                yield from stream_events(
-                    loaded.model,
-                    loaded.tokenizer,
-                    suffix,
-                    settings,
-                    cancel=cancel,
-                    context_length=loaded.context_length,
-                    prompt_cache=prompt_cache,
-                    reused_tokens=reused,
-                    total_prompt_tokens=len(tokens),
-                    record=produced,
-                )
-            finally:
-                if cache is not None:
-                    cache.finish(tokens, produced)
-
-        return self.worker.run(job, cancel)
+    def generate(self, prepared: PreparedChat, **kwargs) -> GenerationResult:
+        """Layer 3: the whole reply."""
+        return collect(self.stream(prepared, **kwargs))

@@ -67,3 +67,11 @@ class ModelLoadError(PlaygroundError):
 
 class SettingsError(PlaygroundError, ValueError):
     """A generation setting is out of range."""
+
+
+class GenerationError(PlaygroundError):
+    """Generation could not run or failed part-way (memory limit, a model failure, a server error)."""
+
+
+class BackendError(GenerationError):
+    """An inference server could not be reached, refused the request, or does not know the model."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
 import threading
 import time
@@ -19,7 +20,8 @@ from typing import Any
 
 from .blas import ensure_fast_blas
 from .detect import Detection, ModelMetadata, detect_metadata, find_local, hub_cache_dir, read_metadata
-from .errors import DetectionError, ModelLoadError
+from .errors import DetectionError, ModelLoadError, SettingsError
+from .settings import check_value
 
 DEMO_MODEL_ALIAS = "demo"
 DEFAULT_MAX_MODELS = 1
@@ -35,9 +37,19 @@ def demo_model_path() -> Path:
     return packaged if packaged.is_dir() else here.parent / "assets" / "demo-model"
 
 
+_SERIALS = itertools.count(1)
+#: generation_config.json keys that give a model's own sampling defaults (HF names = ours).
+GENERATION_CONFIG_DEFAULTS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")
+
+
 @dataclass
 class LoadedModel:
-    """A model ready to generate: mlx-lm model and tokenizer, plus what detection found."""
+    """A model ready to generate: mlx-lm model and tokenizer, plus what detection found.
+
+    ``model`` is None when only the metadata and tokenizer were loaded (generation then happens on a
+    server). ``serial`` identifies this load: a KV cache made for one load is never used with another.
+    The tokenizer is never changed after loading; EOS wiring is decided per request (:meth:`eos`).
+    """
 
     name: str
     path: Path
@@ -45,16 +57,95 @@ class LoadedModel:
     tokenizer: Any  # mlx_lm TokenizerWrapper
     metadata: ModelMetadata
     detection: Detection
-    eos_tokens: tuple[str, ...]
-    eos_token_ids: tuple[int, ...]
-    eos_wired: bool
+    base_eos_ids: tuple[int, ...]
     context_length: int
     num_parameters: int
     load_seconds: float
+    serial: int = field(default_factory=lambda: next(_SERIALS))
     notes: tuple[str, ...] = field(default_factory=tuple)
+    _weight_bytes: int | None = field(default=None, repr=False)
+    _special: tuple[str, ...] | None = field(default=None, repr=False)
 
-    def summary(self) -> dict[str, Any]:
+    @property
+    def has_weights(self) -> bool:
+        return self.model is not None
+
+    def eos(self, wire: bool = True) -> EosSet:
+        """The tokens a reply stops on: the tokenizer's own (and generation_config's), plus the family's
+        EOS tokens that exist in the vocabulary when ``wire`` is on."""
+        ids = list(self.base_eos_ids)
+        notes: list[str] = []
+        if wire:
+            vocab = self.tokenizer.get_vocab()
+            for token in self.detection.eos_tokens:
+                if token in vocab:
+                    ids.append(vocab[token])
+                else:
+                    notes.append(f"EOS token {token} is not in the tokenizer's vocabulary; not used")
+            ids.extend(self.detection.eos_token_ids)
+        else:
+            notes.append("EOS wiring is off: only the tokenizer's own EOS token stops replies")
+        unique = tuple(dict.fromkeys(ids))
+        names = tuple(self.tokenizer.convert_ids_to_tokens(list(unique)))
+        return EosSet(ids=unique, tokens=names, wired=wire, notes=tuple(notes))
+
+    def sampling_defaults(self) -> dict[str, Any]:
+        """Sampling defaults from the model's generation_config.json (ignored when do_sample is false)."""
+        config = self.metadata.generation_config
+        if config.get("do_sample") is False:
+            return {}
+        out = {}
+        for key in GENERATION_CONFIG_DEFAULTS:
+            if key in config and config[key] is not None:
+                try:
+                    out[key] = check_value(key, config[key])
+                except SettingsError:
+                    continue
+        return out
+
+    def weight_bytes(self) -> int:
+        """Bytes of the loaded weights (0 without weights)."""
+        if self.model is None:
+            return 0
+        if self._weight_bytes is None:
+            from mlx.utils import tree_flatten
+
+            self._weight_bytes = sum(v.nbytes for _, v in tree_flatten(self.model.parameters()))
+        return self._weight_bytes
+
+    def kv_bytes_per_token(self) -> int | None:
+        """KV-cache bytes one token of context costs (keys and values of every layer), from config.json."""
+        config = self.metadata.config.get("text_config") or self.metadata.config
+        try:
+            layers = int(config["num_hidden_layers"])
+            heads = int(config["num_attention_heads"])
+            kv_heads = int(config.get("num_key_value_heads") or heads)
+            head_dim = int(config.get("head_dim") or int(config["hidden_size"]) // heads)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+        itemsize = 4 if str(config.get("torch_dtype", "")).endswith("float32") else 2
+        return 2 * layers * kv_heads * head_dim * itemsize
+
+    def special_tokens(self) -> tuple[str, ...]:
+        """Tokens shown as chips: the tokenizer's special and added tokens (each is one token)."""
+        if self._special is None:
+            tokenizer = self.tokenizer
+            found: list[str] = []
+            with contextlib.suppress(Exception):
+                found += list(tokenizer.all_special_tokens)
+            with contextlib.suppress(Exception):
+                found += [t.content for t in tokenizer.added_tokens_decoder.values()]
+            self._special = tuple(dict.fromkeys(t for t in found if t))
+        return self._special
+
+    def special_ids(self) -> frozenset[int]:
+        """Ids of the tokens :meth:`special_tokens` lists."""
+        vocab = self.tokenizer.get_vocab()
+        return frozenset(vocab[t] for t in self.special_tokens() if t in vocab)
+
+    def summary(self, wire: bool = True) -> dict[str, Any]:
         """JSON-friendly facts for the UI status panel and ``--json`` output."""
+        eos = self.eos(wire)
         return {
             "name": self.name,
             "path": str(self.path),
@@ -62,13 +153,24 @@ class LoadedModel:
             "preset": self.detection.preset,
             "reason": self.detection.reason,
             "template_source": self.detection.template_source,
-            "eos_tokens": list(self.eos_tokens),
-            "eos_wired": self.eos_wired,
+            "eos_tokens": list(eos.tokens),
+            "eos_wired": eos.wired,
             "context_length": self.context_length,
             "num_parameters": self.num_parameters,
             "load_seconds": round(self.load_seconds, 3),
-            "warnings": list(self.detection.warnings) + list(self.notes),
+            "weights_loaded": self.has_weights,
+            "warnings": list(self.detection.warnings) + list(self.notes) + list(eos.notes),
         }
+
+
+@dataclass(frozen=True)
+class EosSet:
+    """The EOS tokens one request stops on."""
+
+    ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    wired: bool
+    notes: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------- resolving
@@ -134,7 +236,7 @@ def resolve_model(model: str | Path, *, allow_download: bool = True) -> tuple[Pa
     return Path(folder), text
 
 
-def check_model_folder(path: Path, name: str) -> ModelMetadata:
+def check_model_folder(path: Path, name: str, *, weights: bool = True) -> ModelMetadata:
     """Catch the common problems before mlx-lm does, with better messages."""
     if not (path / "config.json").is_file():
         raise ModelLoadError(
@@ -149,7 +251,7 @@ def check_model_folder(path: Path, name: str) -> ModelMetadata:
             f"{name} is a vision-language model (its config has vision_config); mlx-lm loads text-only models",
             hint="use mlx-vlm for vision models (pip install mlx-vlm), or pick a text model",
         )
-    if not any(path.glob("*.safetensors")):
+    if weights and not any(path.glob("*.safetensors")):
         raise ModelLoadError(
             f"{name} has no weights (*.safetensors) in {path}",
             hint="convert the original model: python -m mlx_lm convert --hf-path ORIGINAL_ID --mlx-path OUT_DIR -q",
@@ -198,27 +300,8 @@ def diagnose(exc: BaseException, name: str) -> ModelLoadError:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def wire_eos(tokenizer: Any, detection: Detection) -> tuple[tuple[str, ...], list[str]]:
-    """Add the detected EOS tokens (those in the vocabulary) to the tokenizer wrapper's stop set."""
-    notes = []
-    vocab = tokenizer.get_vocab()
-    for token in detection.eos_tokens:
-        if token in vocab:
-            tokenizer.add_eos_token(token)
-        else:
-            notes.append(f"EOS token {token} is not in the tokenizer's vocabulary; not used")
-    for token_id in detection.eos_token_ids:
-        tokenizer.add_eos_token(str(token_id))
-    return eos_names(tokenizer), notes
-
-
-def eos_names(tokenizer: Any) -> tuple[str, ...]:
-    ids = sorted(tokenizer.eos_token_ids)
-    return tuple(tokenizer.convert_ids_to_tokens(ids))
-
-
-def load_model(model: str | Path, *, wire: bool = True, allow_download: bool = True) -> LoadedModel:
-    """Load a model with mlx-lm and wire its family's EOS tokens (``wire=False`` keeps the tokenizer's own).
+def load_model(model: str | Path, *, weights: bool = True, allow_download: bool = True) -> LoadedModel:
+    """Load a model with mlx-lm (``weights=False``: only its metadata and tokenizer).
 
     Raises:
         ModelLoadError: with a hint, for every failure a user can fix.
@@ -226,24 +309,25 @@ def load_model(model: str | Path, *, wire: bool = True, allow_download: bool = T
     ensure_fast_blas()
     started = time.perf_counter()
     path, name = resolve_model(model, allow_download=allow_download)
-    meta = check_model_folder(path, name)
+    meta = check_model_folder(path, name, weights=weights)
     detection = detect_metadata(meta)
+    mlx_model = None
     try:
-        import mlx_lm
-        from mlx_lm.utils import get_total_parameters
+        from mlx_lm.utils import get_total_parameters, load_tokenizer
 
-        mlx_model, tokenizer = mlx_lm.load(str(path))
+        if weights:
+            import mlx_lm
+
+            mlx_model, tokenizer = mlx_lm.load(str(path))
+        else:
+            eos = meta.config.get("eos_token_id") or list(meta.generation_eos_ids) or None
+            tokenizer = load_tokenizer(path, eos_token_ids=eos)
     except ModelLoadError:
         raise
     except Exception as exc:  # mlx-lm raises plain ValueError/FileNotFoundError/RuntimeError
         raise diagnose(exc, name) from exc
-    warm_up(mlx_model)
-    notes: list[str] = []
-    if wire:
-        eos, notes = wire_eos(tokenizer, detection)
-    else:
-        eos = eos_names(tokenizer)
-        notes.append("EOS wiring is off: only the tokenizer's own EOS token stops replies")
+    if mlx_model is not None:
+        warm_up(mlx_model)
     context = meta.config.get("max_position_embeddings") or getattr(tokenizer, "model_max_length", None)
     if not isinstance(context, int) or context <= 0 or context > 10_000_000:
         context = DEFAULT_CONTEXT_LENGTH
@@ -254,13 +338,10 @@ def load_model(model: str | Path, *, wire: bool = True, allow_download: bool = T
         tokenizer=tokenizer,
         metadata=meta,
         detection=detection,
-        eos_tokens=eos,
-        eos_token_ids=tuple(sorted(tokenizer.eos_token_ids)),
-        eos_wired=wire,
+        base_eos_ids=tuple(sorted(tokenizer.eos_token_ids)),
         context_length=context,
-        num_parameters=int(get_total_parameters(mlx_model)),
+        num_parameters=int(get_total_parameters(mlx_model)) if mlx_model is not None else 0,
         load_seconds=time.perf_counter() - started,
-        notes=tuple(notes),
     )
 
 
@@ -275,8 +356,9 @@ def warm_up(model: Any) -> None:
 class ModelCache:
     """Keeps the most recently used models loaded (default one); older ones are released.
 
-    A model still used by a running generation stays alive through that generation's reference, so
-    switching models never frees memory that is in use.
+    Keyed by the resolved folder (so ``demo`` and the demo folder are one entry) and by whether the
+    weights were loaded. A model still used by a running generation stays alive through that
+    generation's reference, so switching models never frees memory that is in use.
     """
 
     def __init__(self, max_models: int = DEFAULT_MAX_MODELS):
@@ -286,27 +368,39 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, bool], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, model: str | Path, *, wire: bool = True) -> LoadedModel:
+    @staticmethod
+    def key(model: str | Path, weights: bool = True) -> tuple[str, bool] | None:
+        """The cache key of ``model`` without downloading (None for a Hub id that is not cached)."""
+        try:
+            path, _ = resolve_model(model, allow_download=False)
+        except ModelLoadError:
+            return None
+        return str(path), weights
+
+    def get(self, model: str | Path, *, weights: bool = True) -> LoadedModel:
         """The loaded model, loading it (and evicting the least recently used) if needed."""
-        key = (str(model), wire)
+        found = self.peek(model, weights=weights)
+        if found is not None:
+            return found
+        loaded = load_model(model, weights=weights)
         with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            loaded = load_model(model, wire=wire)
-            self._models[key] = loaded
+            self._models[(str(loaded.path), weights)] = loaded
             while len(self._models) > self.max_models:
                 self._models.popitem(last=False)
                 release_memory()
             return loaded
 
-    def peek(self, model: str | Path, *, wire: bool = True) -> LoadedModel | None:
-        """The model if it is already loaded (never loads)."""
-        key = (str(model), wire)
+    def peek(self, model: str | Path, *, weights: bool = True) -> LoadedModel | None:
+        """The model if it is already loaded (never loads). With weights loaded, it also serves
+        metadata-only requests."""
+        key = self.key(model, weights)
+        if key is None:
+            return None
         with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
+            for candidate in (key, (key[0], True)):
+                if candidate in self._models:
+                    self._models.move_to_end(candidate)
+                    return self._models[candidate]
             return None
 
     def loaded(self) -> list[str]:

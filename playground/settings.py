@@ -164,16 +164,44 @@ class GenerationSettings:
         return cls(**{k: v for k, v in data.items()})
 
 
-def make_sampler(settings: GenerationSettings) -> Callable:
-    """Build the mlx-lm sampler for resolved settings (``mlx_lm.sample_utils.make_sampler``)."""
-    from mlx_lm.sample_utils import make_sampler as _make_sampler
+def make_sampler(settings: GenerationSettings, seed: int | None = None) -> Callable:
+    """The sampler for resolved settings: mlx-lm's filters (top-p, min-p, top-k), then a categorical draw.
 
-    return _make_sampler(
-        temp=settings.temperature or 0.0,
-        top_p=settings.top_p if settings.top_p is not None else DEFAULT_TOP_P,
-        min_p=settings.min_p or 0.0,
-        top_k=settings.top_k or 0,
-    )
+    The draw uses this request's own random key (from ``seed``), not MLX's global random state, so a
+    seeded request gives the same tokens whether it runs alone or in a batch with others.
+    Temperature 0 is greedy (argmax) and needs no key.
+    """
+    import mlx.core as mx
+    from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p, greedy_sampler
+
+    temperature = settings.temperature or 0.0
+    if temperature == 0:
+        return greedy_sampler
+    filters: list[Callable] = []
+    top_p = settings.top_p if settings.top_p is not None else DEFAULT_TOP_P
+    if 0 < top_p < 1.0:
+        filters.append(lambda x: apply_top_p(x, top_p))
+    if settings.min_p:
+        filters.append(lambda x: apply_min_p(x, settings.min_p))
+    if settings.top_k:
+        filters.append(lambda x: apply_top_k(x, settings.top_k) if settings.top_k < x.shape[-1] else x)
+    state = {"key": mx.random.key(seed if seed is not None else new_seed())}
+    scale = 1.0 / temperature
+
+    def sampler(logprobs: Any) -> Any:
+        for apply in filters:
+            logprobs = apply(logprobs)
+        state["key"], key = mx.random.split(state["key"])
+        return mx.random.categorical(logprobs * scale, key=key)
+
+    return sampler
+
+
+def new_seed() -> int:
+    """A random seed for a request that did not set one (reported back, so the run can be repeated)."""
+    import secrets
+
+    return secrets.randbelow(2**32)
 
 
 def make_logits_processors(settings: GenerationSettings) -> list[Callable]:

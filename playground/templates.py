@@ -91,6 +91,17 @@ def _compile_cached(source: str, limits: Limits) -> jinja2.Template:
     return _environment(limits).from_string(source)
 
 
+@lru_cache(maxsize=128)
+def template_variables(source: str) -> frozenset[str]:
+    """The names a template reads from its context (messages, tools, enable_thinking, ...)."""
+    from jinja2 import meta
+
+    try:
+        return frozenset(meta.find_undeclared_variables(_environment(DEFAULT_LIMITS).parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return frozenset()
+
+
 def _line(source: str, lineno: int | None) -> str:
     if not lineno:
         return ""
@@ -324,8 +335,19 @@ def _apply_continue(text: str) -> str:
 
 #: Variables the renderer sets itself; template keywords cannot replace them.
 RESERVED_VARIABLES = frozenset(
-    "messages tools documents add_generation_prompt continue_final_message bos_token eos_token "
-    "raise_exception strftime_now namespace dict".split()
+    {
+        "messages",
+        "tools",
+        "documents",
+        "add_generation_prompt",
+        "continue_final_message",
+        "bos_token",
+        "eos_token",
+        "raise_exception",
+        "strftime_now",
+        "namespace",
+        "dict",
+    }
 )
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 

@@ -119,13 +119,18 @@ def test_doctor_reports_blas():
     ("args", "pattern"),
     [
         (["--auth", "alice"], "--auth must look like USER:PASSWORD"),
-        (["--port", "70000"], "--port must be at least 1 and at most 65535"),
-        (["--queue-size", "0"], "--queue-size must be at least 1"),
+        (["--port", "70000"], "argument --port: must be at least 1 and at most 65535, got 70000"),
+        (["--queue-size", "0"], "argument --queue-size: must be at least 1, got 0"),
+        (["--max-batch", "x"], "argument --max-batch: 'x' is not a whole number"),
+        (["--memory-limit", "-2"], "argument --memory-limit: must be more than 0"),
+        (["--model", "/nope"], "model '/nope' is neither a folder nor a Hub repo id"),
     ],
 )
 def test_serve_rejects_bad_options_before_starting(args, pattern):
     code, _, err = run("serve", *args)
-    assert code == 2 and pattern in err and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err, err
+    assert pattern in lines[-2] and lines[-2].startswith("error: ") and lines[-1].startswith("hint: "), err
 
 
 def test_default_host_is_localhost():

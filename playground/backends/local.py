@@ -1,0 +1,41 @@
+"""The local backend: mlx-lm in this process, all requests of a model decoded together."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ..events import GenerationEvent
+from ..prepare import BackendSpec, PreparedChat
+from ..prompt_cache import PromptCacheState
+
+
+class LocalBackend:
+    """Generation on this machine through the engine's scheduler (one worker thread, batched decoding)."""
+
+    def __init__(self, spec: BackendSpec, scheduler: Any):
+        self.spec = spec
+        self.scheduler = scheduler
+
+    def stream(
+        self,
+        prepared: PreparedChat,
+        *,
+        cancel: threading.Event | None = None,
+        cache: PromptCacheState | None = None,
+    ) -> Iterator[GenerationEvent]:
+        return self.scheduler.submit(prepared, cancel=cancel, cache=cache)
+
+    def check(self) -> dict[str, Any]:
+        import mlx.core as mx
+
+        from ..blas import ensure_fast_blas
+
+        return {
+            "backend": "local",
+            "mlx": getattr(mx, "__version__", "?"),
+            "device": str(mx.default_device()),
+            "blas": ensure_fast_blas().describe(),
+            "max_batch": self.scheduler.max_batch,
+        }

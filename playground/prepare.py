@@ -1,0 +1,329 @@
+"""One prepared request: the only way from "what the user set" to "what the model gets".
+
+:class:`ChatRequest` holds everything a user can set for one generation (messages, template choice,
+template keywords, tools, settings, EOS wiring, raw mode, token probabilities, backend).
+:func:`prepare` turns it, for one loaded model, into a :class:`PreparedChat`: the exact prompt text
+with its segments, its token ids (tokenized once, here), the resolved settings and where each value
+came from, the EOS tokens, the reply formats (reasoning, tool calls) and every warning. The prompt
+preview, Send, Compare, the Template lab, copy-as-code, the CLI and the bench all use it, so what the
+page shows is what the next request sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import MessagesError, SettingsError, TemplateError
+from .families import Family, get_family, registry
+from .messages import Message, validate_messages
+from .models import EosSet, LoadedModel
+from .prompting import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
+from .settings import DEFAULTABLE_FIELDS, GenerationSettings
+from .templates import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, check_template_kwargs, template_variables
+
+AUTO = "auto"
+#: Top alternatives per token at most (the UI and the CLI ask for fewer).
+MAX_LOGPROBS = 20
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where tokens come from: ``local`` (mlx-lm in this process) or a server (``openai``, ``ollama``)."""
+
+    kind: str = "local"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never shown
+    served_model: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.kind != "local"
+
+    def describe(self) -> str:
+        if not self.remote:
+            return "local (mlx-lm in this process)"
+        model = f", model {self.served_model}" if self.served_model else ""
+        return f"{self.kind} server at {self.base_url}{model}"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Everything a user sets for one generation. Build it once from the UI components or the CLI."""
+
+    messages: tuple[Message, ...] = ()
+    template: str = AUTO  # auto | model | a preset name | custom
+    custom_template: str | None = None
+    system_strategy: str = DEFAULT_SYSTEM_STRATEGY
+    template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[dict, ...] | None = None
+    add_generation_prompt: bool = True
+    continue_final: bool = False
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    wire_eos: bool = True
+    now: datetime | None = None
+    raw_prompt: str | None = None  # notebook mode: these exact characters, no template
+    logprobs: int = 0  # top alternatives per generated token (0: off)
+    images: tuple[str, ...] = ()
+    backend: BackendSpec | None = None  # None: the engine's default
+
+    def replace(self, **changes: Any) -> ChatRequest:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PreparedChat:
+    """A request made concrete for one model: exactly what will be sent, and why."""
+
+    request: ChatRequest
+    loaded: LoadedModel = field(repr=False, compare=False)
+    text: str
+    token_ids: tuple[int, ...]
+    bos_added: bool
+    settings: GenerationSettings
+    setting_sources: Mapping[str, str]
+    eos: EosSet
+    rendered: RenderedPrompt | None = None  # None in raw mode
+    template: TemplateChoice | None = None
+    family: Family | None = None  # the family whose reply formats apply (the template's)
+    reasoning: str = "none"
+    tool_calls: str = "none"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def raw(self) -> bool:
+        return self.rendered is None
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def model_name(self) -> str:
+        return self.loaded.name
+
+    def parser(self):
+        """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls."""
+        from .parsing import ReplyParser
+
+        return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly description (``--json`` output, the UI's status line)."""
+        return {
+            "model": self.loaded.name,
+            "template": None if self.raw else self.rendered.template_name,
+            "template_source": "raw" if self.raw else self.rendered.source,
+            "family": self.loaded.detection.family,
+            "prompt_tokens": self.prompt_tokens,
+            "bos_added": self.bos_added,
+            "eos_tokens": list(self.eos.tokens),
+            "eos_wired": self.eos.wired,
+            "reasoning": self.reasoning,
+            "tool_calls": self.tool_calls,
+            "settings": self.settings.to_dict(),
+            "setting_sources": dict(self.setting_sources),
+            "template_kwargs": dict(self.request.template_kwargs),
+            "backend": (self.request.backend or BackendSpec()).describe(),
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+
+
+def template_choice(loaded: LoadedModel, choice: str | None = None, custom: str | None = None) -> TemplateChoice:
+    """``choice``: ``None``/``"auto"`` (own template or detected preset), ``"model"``, a preset, or ``"custom"``."""
+    if choice == CUSTOM_CHOICE:
+        if not custom or not custom.strip():
+            raise TemplateError(
+                "no custom template yet", hint="write one in the Template lab and click 'Use this template'"
+            )
+        return choose_template(loaded.metadata, loaded.detection, template=custom)
+    if choice in (None, "", AUTO):
+        return choose_template(loaded.metadata, loaded.detection)
+    if choice == MODEL_CHOICE:
+        return choose_template(loaded.metadata, loaded.detection, preset=MODEL_CHOICE)
+    return choose_template(loaded.metadata, loaded.detection, preset=choice)
+
+
+def resolve_settings(
+    loaded: LoadedModel, settings: GenerationSettings | None
+) -> tuple[GenerationSettings, dict[str, str]]:
+    """User settings, then the model's generation_config.json, then its family's defaults, then ours.
+
+    Returns the resolved settings and, per setting, where its value came from.
+    """
+    settings = settings or GenerationSettings()
+    model_defaults = loaded.sampling_defaults()
+    family_defaults = dict(get_family(loaded.detection.family).defaults)
+    sources: dict[str, str] = {}
+    for name in sorted(DEFAULTABLE_FIELDS):
+        if getattr(settings, name) is not None:
+            sources[name] = "you"
+        elif name in model_defaults:
+            sources[name] = "model"
+        elif name in family_defaults:
+            sources[name] = "family"
+        else:
+            sources[name] = "default"
+    merged = {**family_defaults, **model_defaults}
+    return settings.resolve(merged), sources
+
+
+def check_tools(tools: Any) -> tuple[dict, ...] | None:
+    """A JSON list of function schemas (OpenAI / transformers shape), or None."""
+    if tools is None:
+        return None
+    hint = 'a JSON list like [{"type": "function", "function": {"name": "get_weather", "parameters": {...}}}]'
+    if not isinstance(tools, (list, tuple)):
+        raise MessagesError(f"tools must be a JSON list of function schemas, got {type(tools).__name__}", hint=hint)
+    for index, tool in enumerate(tools, start=1):
+        function = tool.get("function", tool) if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+            raise MessagesError(f"tool {index} has no function name", hint=hint)
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise MessagesError(
+                f"tool {index} ({function['name']}): parameters must be a JSON schema object", hint=hint
+            )
+    return tuple(tools)
+
+
+def encode_prompt(tokenizer: Any, prompt: str, *, raw: bool = False) -> tuple[list[int], bool]:
+    """Tokenize a prompt once. Rendered prompts: like mlx-lm (BOS added unless the prompt starts with it).
+    Raw prompts: exactly the text, nothing added. Returns the ids and whether a BOS was added."""
+    if raw:
+        return list(tokenizer.encode(prompt, add_special_tokens=False)), False
+    bos = getattr(tokenizer, "bos_token", None)
+    add_special = bos is None or not prompt.startswith(bos)
+    ids = list(tokenizer.encode(prompt, add_special_tokens=add_special))
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    return ids, bool(add_special and bos_id is not None and ids[:1] == [bos_id])
+
+
+def _check_context(loaded: LoadedModel, prompt_tokens: int, settings: GenerationSettings) -> tuple[int, list[str]]:
+    context = loaded.context_length
+    if prompt_tokens >= context:
+        raise SettingsError(
+            f"the prompt is {prompt_tokens:,} tokens; the model's context is {context:,} tokens",
+            hint="shorten the conversation (clear older turns) or the system prompt",
+        )
+    room = context - prompt_tokens
+    if settings.max_tokens > room:
+        return room, [f"max tokens lowered from {settings.max_tokens} to {room} to fit the {context:,}-token context"]
+    return settings.max_tokens, []
+
+
+def _kwarg_warnings(choice: TemplateChoice, family: Family | None, kwargs: Mapping[str, Any]) -> list[str]:
+    """Check declared keywords' values; say when the template never reads a keyword."""
+    notes = []
+    read = template_variables(choice.template)
+    for name, value in kwargs.items():
+        declared = family.kwarg(name) if family is not None and choice.source != "custom" else None
+        if declared is not None:
+            try:
+                declared.check(value)
+            except ValueError as exc:
+                raise TemplateError(f"template keyword {exc}", hint=declared.description or None) from None
+        if name not in read:
+            notes.append(f"the template never reads {name!r}: it has no effect")
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------- prepare
+
+
+def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
+    """Render, tokenize and resolve ``request`` for ``loaded``.
+
+    Raises:
+        MessagesError, TemplateError, SettingsError: naming what is wrong, with a hint.
+    """
+    settings, sources = resolve_settings(loaded, request.settings)
+    if not 0 <= request.logprobs <= MAX_LOGPROBS:
+        raise SettingsError(
+            f"logprobs must be an integer in [0, {MAX_LOGPROBS}], got {request.logprobs!r}",
+            hint="ask for a few alternatives per token, e.g. 5",
+        )
+    eos = loaded.eos(request.wire_eos)
+    warnings: list[str] = []
+    if request.raw_prompt is not None:
+        if not request.raw_prompt:
+            raise MessagesError("the raw prompt is empty", hint="type the text the model should continue")
+        ids, bos_added = encode_prompt(loaded.tokenizer, request.raw_prompt, raw=True)
+        if not ids:
+            raise MessagesError("the raw prompt has no tokens", hint="type the text the model should continue")
+        bos = getattr(loaded.tokenizer, "bos_token", None)
+        note = "raw mode: the text is sent exactly as typed, with no template and no BOS token added"
+        if bos and not request.raw_prompt.startswith(bos):
+            note += f" (this tokenizer's BOS is {bos}: type it first if the model needs it)"
+        warnings.append(note)
+        max_tokens, context_notes = _check_context(loaded, len(ids), settings)
+        return PreparedChat(
+            request=request,
+            loaded=loaded,
+            text=request.raw_prompt,
+            token_ids=tuple(ids),
+            bos_added=False,
+            settings=dataclasses.replace(settings, max_tokens=max_tokens),
+            setting_sources=sources,
+            eos=eos,
+            warnings=tuple([*warnings, *context_notes, *eos.notes]),
+        )
+
+    choice = template_choice(loaded, request.template, request.custom_template)
+    family = choice_family(choice)
+    rendered = render_request(choice, request)
+    ids, bos_added = encode_prompt(loaded.tokenizer, rendered.text)
+    max_tokens, context_notes = _check_context(loaded, len(ids), settings)
+    reasoning = family.reasoning if family is not None else "none"
+    tool_calls = family.tool_calls if family is not None else "none"
+    if bos_added:
+        warnings.append(f"the tokenizer adds {loaded.tokenizer.bos_token} before the prompt (mlx-lm does the same)")
+    return PreparedChat(
+        request=request,
+        loaded=loaded,
+        text=rendered.text,
+        token_ids=tuple(ids),
+        bos_added=bos_added,
+        settings=dataclasses.replace(settings, max_tokens=max_tokens),
+        setting_sources=sources,
+        eos=eos,
+        rendered=rendered,
+        template=choice,
+        family=family,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        warnings=tuple([*rendered.warnings, *warnings, *context_notes, *eos.notes]),
+    )
+
+
+def choice_family(choice: TemplateChoice) -> Family | None:
+    """The family whose keywords and reply formats apply to a template choice (None: unknown format)."""
+    return registry().get(choice.family) if choice.family and choice.family in registry() else None
+
+
+def render_request(choice: TemplateChoice, request: ChatRequest) -> RenderedPrompt:
+    """Render a request's conversation with ``choice``: the one rendering path of the CLI, UI and engine.
+
+    Keyword problems (a declared keyword's bad value, a keyword the template never reads) become errors
+    or warnings on the result.
+    """
+    messages = validate_messages(list(request.messages))
+    tools = check_tools(request.tools)
+    kwargs = check_template_kwargs(dict(request.template_kwargs))
+    notes = _kwarg_warnings(choice, choice_family(choice), kwargs)
+    return choice.render(
+        messages,
+        add_generation_prompt=request.add_generation_prompt and not request.continue_final,
+        continue_final_message=request.continue_final,
+        system_strategy=request.system_strategy,
+        tools=list(tools) if tools is not None else None,
+        template_kwargs=kwargs,
+        now=request.now,
+        warnings=notes,
+    )
