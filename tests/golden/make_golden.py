@@ -82,7 +82,11 @@ def _kwarg_samples(kwarg) -> list:
     if kwarg.type == "string":
         samples = {"date_string": "15 Jan 2026", "model_identity": "You are Testy, a model made for tests."}
         return [samples.get(kwarg.name, "test value")]
-    return [["browser", "python"] if kwarg.name == "builtin_tools" else {"x": 1}]
+    if kwarg.name == "builtin_tools":
+        return [["browser", "python"]]
+    if kwarg.name.endswith("tools"):  # custom_tools, xml_tools, available_tools...: a list of tool definitions
+        return [TOOLS]
+    return [{"x": 1}]
 
 
 def build_cases(family: Family) -> dict[str, dict]:
@@ -149,6 +153,46 @@ def build_cases(family: Family) -> dict[str, dict]:
             tools=TOOLS,
         ),
     }
+    # What real conversations also send: a tool-call turn with empty text (templates that need text reject a
+    # missing content), the other tool-argument shape (a template may re-encode or reject it), reasoning written
+    # inline in the content, and reasoning carried across a tool call after the last user turn.
+    other_arguments = dict(WEATHER_ARGS) if family.tool_arguments == "string" else json.dumps(WEATHER_ARGS)
+    other_call = {**call, "function": {"name": "get_weather", "arguments": other_arguments}}
+    cases["tool_round_trip_text"] = case(
+        [
+            {"role": U, "content": "Weather in Paris?"},
+            {"role": A, "content": "", "tool_calls": [call]},
+            tool_result,
+            {"role": A, "content": "It is 18 °C in Paris."},
+            {"role": U, "content": "Thanks!"},
+        ],
+        tools=TOOLS,
+    )
+    cases["tool_call_other_arguments"] = case(
+        [{"role": U, "content": "Weather in Paris?"}, {"role": A, "content": "", "tool_calls": [other_call]}],
+        agp=False,
+        tools=TOOLS,
+    )
+    cases["reasoning_inline"] = case(
+        _m((U, "Hi"), (A, "<think>\nThe user greets me.\n</think>\n\nHello!"), (U, "What is 2+2?"))
+    )
+    cases["reasoning_tool_chain"] = case(
+        [
+            {"role": U, "content": "Weather in Paris?"},
+            {"role": A, "reasoning_content": "I need the weather.", "content": "", "tool_calls": [call]},
+            tool_result,
+            {"role": A, "reasoning_content": "18 degrees.", "content": "It is 18 °C in Paris."},
+        ],
+        agp=False,
+        tools=TOOLS,
+    )
+    # Phi-4-mini takes its tools only from the system message's own "tools" field (a JSON string).
+    cases["tools_in_system_message"] = case(
+        [
+            {"role": S, "content": "You are a weather bot.", "tools": json.dumps([t["function"] for t in TOOLS])},
+            {"role": U, "content": "Weather in Paris?"},
+        ]
+    )
     for kwarg in family.kwargs:
         for value in _kwarg_samples(kwarg):
             label = json.dumps(value, ensure_ascii=False).strip('"').replace(" ", "_")[:24]
