@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import DetectionError
 from .families import Family, FamilyRegistry, registry
+from .vision.config import read_preprocessor, vision_evidence
 
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -43,6 +44,7 @@ class ModelMetadata:
     bos_token: str | None = None
     eos_token: str | None = None
     generation_eos_ids: tuple[int, ...] = ()
+    preprocessor_config: dict = field(default_factory=dict)  # image processor settings (vision models)
 
     @property
     def model_type(self) -> str | None:
@@ -78,6 +80,7 @@ class Detection:
     model_type: str | None = None
     warnings: tuple[str, ...] = ()
     eos_token_ids: tuple[int, ...] = ()
+    vision: bool = False  # a vision-language model (see playground.vision.config.vision_evidence)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,7 @@ class Detection:
             "eos_token": self.eos_token,
             "model_name": self.model_name,
             "model_type": self.model_type,
+            "vision": self.vision,
             "warnings": list(self.warnings),
         }
 
@@ -218,6 +222,7 @@ def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
         bos_token=_token_text(tokenizer_config.get("bos_token")),
         eos_token=_token_text(tokenizer_config.get("eos_token")),
         generation_eos_ids=tuple(i for i in eos_ids if isinstance(i, int) and not isinstance(i, bool)),
+        preprocessor_config=read_preprocessor(folder),
     )
 
 
@@ -285,16 +290,20 @@ def _name_match(family: Family, name: str) -> int:
     return best
 
 
-def classify_template(template: str, families: FamilyRegistry) -> Family | None:
-    """The known format a template is written in, by its distinctive markers (most markers wins)."""
-    best: tuple[int, int, Family] | None = None
+def classify_template(template: str, families: FamilyRegistry, name: str = "") -> Family | None:
+    """The known format a template is written in, by its distinctive markers (most markers wins).
+
+    Among families with as many matching markers, one whose name rule matches ``name`` (the model's) wins:
+    some releases ship the same template text (Llama 3.1 and 3.3).
+    """
+    best: tuple[int, int, int, Family] | None = None
     for family in families:
         markers = family.match.template_markers
         if markers and all(m in template for m in markers):
-            key = (len(markers), -family.priority)
-            if best is None or key > best[:2]:
+            key = (len(markers), _name_match(family, name) if name else 0, -family.priority)
+            if best is None or key > best[:3]:
                 best = (*key, family)
-    return best[2] if best else None
+    return best[3] if best else None
 
 
 def _token_candidates(meta: ModelMetadata, families: FamilyRegistry) -> list[Family]:
@@ -380,7 +389,7 @@ def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None)
     families = families or registry()
     warnings: list[str] = []
     if meta.own_template is not None:
-        classified = classify_template(meta.own_template, families)
+        classified = classify_template(meta.own_template, families, meta.name)
         if classified is not None:
             family = classified
             reason = (
@@ -412,6 +421,7 @@ def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None)
         model_name=meta.name,
         model_type=meta.model_type,
         warnings=tuple(warnings),
+        vision=vision_evidence(meta.config, meta.preprocessor_config) is not None,
     )
 
 

@@ -77,5 +77,5 @@ def test_adding_a_family_is_adding_files(tmp_path, monkeypatch):
 
 def test_unknown_preset_lists_valid_names():
     with pytest.raises(PresetError) as info:
-        registry().get("llama4")
+        registry().get("llama9")
     assert "llama3.1" in info.value.hint and "chatml" in info.value.hint
