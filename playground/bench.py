@@ -20,6 +20,7 @@ from typing import Any
 from .blas import ensure_fast_blas
 from .engine import Engine
 from .families import get_family
+from .prepare import ChatRequest
 from .prompt_cache import PromptCacheState
 from .settings import GenerationSettings
 from .templates import render
@@ -34,24 +35,20 @@ def _rate(count: int, first: float | None, last: float) -> float:
     return (count - 1) / (last - first)  # tokens after the first, over the time they took to arrive
 
 
-def raw_run(loaded: Any, prompt: str, settings: GenerationSettings) -> float:
+def raw_run(loaded: Any, tokens: list[int], settings: GenerationSettings) -> float:
     """Plain mlx_lm.stream_generate with the same sampler: streaming tokens/s seen by its consumer."""
     import mlx.core as mx
     from mlx_lm import stream_generate
 
-    from .generate import encode_prompt
     from .settings import make_logits_processors, make_sampler
 
-    tokens = encode_prompt(loaded.tokenizer, prompt)
-    if settings.seed is not None:
-        mx.random.seed(settings.seed)
     first, count = None, 0
     for _ in stream_generate(
         loaded.model,
         loaded.tokenizer,
         mx.array(tokens),
         max_tokens=settings.max_tokens,
-        sampler=make_sampler(settings),
+        sampler=make_sampler(settings, settings.seed),
         logits_processors=make_logits_processors(settings),
     ):
         count += 1
@@ -60,30 +57,89 @@ def raw_run(loaded: Any, prompt: str, settings: GenerationSettings) -> float:
     return _rate(count, first, time.perf_counter())
 
 
-def engine_run(engine: Engine, loaded: Any, prompt: str, settings: GenerationSettings) -> float:
-    """Our streaming path (worker thread, typed events): tokens/s seen by the consumer."""
+def engine_run(engine: Engine, prepared: Any) -> float:
+    """Our streaming path (the scheduler's thread, typed events): tokens/s seen by the consumer."""
     first, final = None, None
-    for event in engine.stream_prompt(loaded, prompt, settings):
-        if first is None:
+    for event in engine.stream(prepared):
+        if first is None and event.generation_tokens:
             first = time.perf_counter()
         final = event
     return _rate(final.generation_tokens if final else 0, first, time.perf_counter())
 
 
-def ui_run(client: Any, model: str, text: str, max_tokens: int) -> float:
-    """Through the running Gradio app to a gradio_client client: tokens/s from first text to the end."""
-    job = client.submit(
-        text, [], "", "auto", "merge", model, False, 0.0, 1.0, 0.0, 0, 1.0, 20, max_tokens, "0", "", api_name="/send"
+def concurrent_wall(engine: Engine, prepared: list[Any]) -> float:
+    """Seconds until every request of ``prepared`` (submitted at once, as Compare does) has finished."""
+    import threading
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=lambda p=p: engine.generate(p)) for p in prepared]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def ui_chat(url: str, text: str, max_tokens: int) -> tuple[float, float, int, str]:
+    """One chat turn through the running app, as the browser does it: /send, then /stream (named API
+    parameters). Returns (time of the first streamed text, time of the end, tokens, session hash)."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    client.predict(
+        message={"text": text, "files": []},
+        temperature="0",
+        max_tokens=str(max_tokens),
+        seed="0",
+        logprobs=False,
+        api_name="/send",
     )
     first = None
+    job = client.submit(api_name="/stream")
     for update in job:
         history = update[0]
-        if first is None and len(history) >= 2 and history[-1].get("content"):
+        if first is None and history and history[-1].get("role") == "assistant" and _text(history[-1]):
             first = time.perf_counter()
-    last = time.perf_counter()
-    stats = job.result()[3]
-    tokens = int(stats.split(" · ")[1].split()[0])
-    return _rate(tokens, first, last)
+    job.result()
+    return first or time.perf_counter(), time.perf_counter(), 0, client.session_hash
+
+
+def _text(item: dict) -> str:
+    content = item.get("content")
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return str(content or "")
+
+
+def ui_tps(app: Any, url: str, text: str, max_tokens: int) -> float:
+    """Tokens/s of one chat turn through the app (token count from the engine's final event)."""
+    first, last, _, session = ui_chat(url, text, max_tokens)
+    return _rate(_generated(app, session), first, last)
+
+
+def _generated(app: Any, session: str) -> int:
+    from types import SimpleNamespace
+
+    run = app.core.session(SimpleNamespace(session_hash=session)).last_run
+    return run.final.generation_tokens if run is not None and run.final is not None else 0
+
+
+def sessions_tps(app: Any, url: str, text: str, max_tokens: int, sessions: int) -> float:
+    """Total tokens/s of ``sessions`` chat sessions sending at the same time through the app."""
+    import threading
+
+    results: list[tuple[float, float, int, str]] = []
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=lambda: results.append(ui_chat(url, text, max_tokens))) for _ in range(sessions)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    end = max(r[1] for r in results)
+    total = sum(_generated(app, r[3]) for r in results)
+    return total / (end - started)
 
 
 def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float, float]:
@@ -104,17 +160,14 @@ def chat_ttfts(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse
     messages: list[dict] = []
     words = [f"w{i}" for i in range(100, 100 + 20 * turns + 48)]
     ttfts, prompt_tokens = [], 0
+    settings = GenerationSettings(temperature=0.0, max_tokens=reply_tokens)
     for turn in range(turns):
         messages.append({"role": "user", "content": " ".join(words[turn * 20 : turn * 20 + 48])})
-        settings = GenerationSettings(temperature=0.0, max_tokens=reply_tokens)
-        chat = engine.stream_chat(loaded, messages, settings, cache=cache)
-        text, final = "", None
-        for event in chat.events:
-            text += event.text
-            final = event
-        ttfts.append(final.ttft_s)
-        prompt_tokens = final.prompt_tokens
-        messages.append({"role": "assistant", "content": text})
+        prepared = engine.prepare(loaded, ChatRequest(messages=tuple(messages), settings=settings, wire_eos=False))
+        result = engine.generate(prepared, cache=cache)
+        ttfts.append(result.final.ttft_s)
+        prompt_tokens = result.final.prompt_tokens
+        messages.append({"role": "assistant", "content": result.text})
     return ttfts, prompt_tokens
 
 
@@ -145,14 +198,15 @@ def prefill_floor(loaded: Any, new_tokens: int, context: int, runs: int = 7) -> 
     return statistics.median(once(context) / once(0) for _ in range(runs))
 
 
-def render_us(template_name: str = "chatml", number: int = 2000) -> float:
-    """Microseconds to render a 10-message conversation with a cached compiled template."""
+def render_us(template_name: str = "chatml", number: int = 1000) -> float:
+    """Microseconds to render a 10-message conversation as the UI does (cached compiled template, with the
+    segments that colour the prompt panel)."""
     template = get_family(template_name).template
     messages = [{"role": "system", "content": "You are a helpful assistant."}] + [
         {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i}: some ordinary text"} for i in range(9)
     ]
-    render(template, messages, with_segments=False)
-    best = min(timeit.repeat(lambda: render(template, messages, with_segments=False), number=number, repeat=5))
+    render(template, messages)
+    best = min(timeit.repeat(lambda: render(template, messages), number=number, repeat=5))
     return best / number * 1e6
 
 
@@ -193,8 +247,6 @@ def run_bench(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure everything; returns the figures (also printed through ``progress``)."""
-    from gradio_client import Client
-
     from .conftools import free_port
     from .models import demo_model_path
     from .toy import build_toy_model
@@ -215,31 +267,61 @@ def run_bench(
                 )
             )
         engine = Engine(max_models=2)
-        loaded = engine.load(model, wire_eos=False)
+        loaded = engine.load(model)
         results["model"] = loaded.name
         results["model_params"] = loaded.num_parameters
-        prompt = engine.render(loaded, [{"role": "user", "content": "Hello! " * 8}]).text
-        settings = GenerationSettings(temperature=0.0, max_tokens=tokens).resolve()
+        settings = GenerationSettings(temperature=0.0, max_tokens=tokens, seed=0)
+        request = ChatRequest(messages=({"role": "user", "content": "Hello! " * 8},), settings=settings, wire_eos=False)
+        plain = engine.prepare(loaded, request)
+        with_probs = engine.prepare(loaded, request.replace(logprobs=5))
+        ids = list(plain.token_ids)
+        resolved = plain.settings
         progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
-        raw_run(loaded, prompt, settings)  # warm-up
+        raw_run(loaded, ids, resolved)  # warm-up
+        engine_run(engine, plain)
         progress(f"raw mlx_lm.stream_generate vs engine, {repeats} alternating pairs of {tokens} tokens ...")
-        raw, ours, ratio = alternate(
-            lambda: raw_run(loaded, prompt, settings), lambda: engine_run(engine, loaded, prompt, settings), repeats
-        )
+        raw, ours, ratio = alternate(lambda: raw_run(loaded, ids, resolved), lambda: engine_run(engine, plain), repeats)
         results.update(raw_tps=round(raw, 2), engine_tps=round(ours, 2), engine_vs_raw=round(ratio, 4))
 
-        progress("through the Gradio app (gradio_client streaming) vs raw ...")
+        progress("token probabilities (top 5) on vs off ...")
+        off, on, lp_ratio = alternate(
+            lambda: engine_run(engine, plain), lambda: engine_run(engine, with_probs), repeats
+        )
+        results.update(
+            logprobs_off_tps=round(off, 2), logprobs_on_tps=round(on, 2), logprobs_vs_plain=round(lp_ratio, 4)
+        )
+
+        progress("Compare: three columns in one batch vs one column ...")
+        columns = [
+            engine.prepare(loaded, request.replace(messages=({"role": "user", "content": text},)))
+            for text in ("Hello! " * 8, "Tell me something. " * 4, "What is two plus two? " * 3)
+        ]
+        one, three, c_ratio = alternate(
+            lambda: concurrent_wall(engine, columns[:1]), lambda: concurrent_wall(engine, columns), repeats
+        )
+        results.update(compare1_s=round(one, 3), compare3_s=round(three, 3), compare3_vs_single=round(c_ratio, 4))
+
+        progress("through the Gradio app (gradio_client streaming): one session vs raw, four sessions vs one ...")
         port = free_port()
         demo = serve(model=model, port=port, prevent_thread_lock=True, quiet=True)
+        url = f"http://127.0.0.1:{port}/"
+        app = demo.playground_app
         try:
-            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            ui_run(client, model, "Hello! " * 8, 16)  # warm-up (loads the model in the app)
+            ui_tps(app, url, "Hello! " * 8, 16)  # warm-up
             raw_ui, ui, ui_ratio = alternate(
-                lambda: raw_run(loaded, prompt, settings),
-                lambda: ui_run(client, model, "Hello! " * 8, tokens),
+                lambda: raw_run(loaded, ids, resolved),
+                lambda: ui_tps(app, url, "Hello! " * 8, tokens),
                 max(3, repeats // 2),
             )
             results.update(ui_tps=round(ui, 2), ui_raw_tps=round(raw_ui, 2), ui_vs_raw=round(ui_ratio, 4))
+            single, four, s_ratio = alternate(
+                lambda: sessions_tps(app, url, "Hello! " * 8, tokens, 1),
+                lambda: sessions_tps(app, url, "Hello! " * 8, tokens, 4),
+                max(3, repeats // 2),
+            )
+            results.update(
+                sessions1_tps=round(single, 2), sessions4_tps=round(four, 2), sessions4_vs_single=round(s_ratio, 4)
+            )
         finally:
             demo.close()
 
@@ -247,23 +329,32 @@ def run_bench(
         first, last, final_context = ttft_growth(engine, loaded, turns, 24, reuse=True, runs=3)
         first_nc, last_nc, _ = ttft_growth(engine, loaded, turns, 24, reuse=False, runs=3)
         results.update(
-            ttft_turn1_s=round(first, 4),
-            ttft_turn10_s=round(last, 4),
-            ttft_growth=round(last / first, 3),
-            ttft_turn1_nocache_s=round(first_nc, 4),
-            ttft_turn10_nocache_s=round(last_nc, 4),
-            ttft_growth_nocache=round(last_nc / first_nc, 3),
-            ttft_context_tokens=final_context,
-            prefill_growth_floor=round(prefill_floor(loaded, 56, final_context - 56), 3),
+            {
+                "ttft_turn1_s": round(first, 4),
+                f"ttft_turn{turns}_s": round(last, 4),
+                "ttft_growth": round(last / first, 3),
+                "ttft_turn1_nocache_s": round(first_nc, 4),
+                f"ttft_turn{turns}_nocache_s": round(last_nc, 4),
+                "ttft_growth_nocache": round(last_nc / first_nc, 3),
+                "ttft_context_tokens": final_context,
+                "prefill_growth_floor": round(prefill_floor(loaded, 56, final_context - 56), 3),
+            }
         )
 
         progress("the demo model: raw vs engine ...")
-        demo_loaded = engine.load(str(demo_model_path()), wire_eos=False)
-        demo_prompt = engine.render(demo_loaded, [{"role": "user", "content": "Hello!"}]).text
-        demo_settings = GenerationSettings(temperature=0.0, max_tokens=min(tokens, 200)).resolve()
+        demo_loaded = engine.load(str(demo_model_path()))
+        demo_prepared = engine.prepare(
+            demo_loaded,
+            ChatRequest(
+                messages=({"role": "user", "content": "Hello!"},),
+                settings=GenerationSettings(temperature=0.0, max_tokens=min(tokens, 200), seed=0),
+                wire_eos=False,
+            ),
+        )
+        demo_ids = list(demo_prepared.token_ids)
         d_raw, d_ours, d_ratio = alternate(
-            lambda: raw_run(demo_loaded, demo_prompt, demo_settings),
-            lambda: engine_run(engine, demo_loaded, demo_prompt, demo_settings),
+            lambda: raw_run(demo_loaded, demo_ids, demo_prepared.settings),
+            lambda: engine_run(engine, demo_prepared),
             repeats,
         )
         results.update(
@@ -276,6 +367,34 @@ def run_bench(
     page, ready = page_ready("demo", free_port())
     results.update(page_ready_s=round(page, 2), model_ready_s=round(ready, 2))
     return results
+
+
+#: figure -> (comparison, target, what it measures); checked against the run's own figures.
+TARGETS: dict[str, tuple[str, float, str]] = {
+    "engine_vs_raw": (">=", 0.98, "our engine (batching scheduler) vs plain mlx_lm.stream_generate, tokens/s"),
+    "ui_vs_raw": (">=", 0.9, "through the Gradio app to a gradio_client client vs raw, tokens/s"),
+    "ttft_growth": ("<=", 1.3, "time to first token, last turn / turn 1, with KV-cache reuse"),
+    "render_us": ("<=", 100.0, "render a 10-message conversation with segments, µs"),
+    "logprobs_vs_plain": (">=", 0.95, "tokens/s with top-5 token probabilities on vs off"),
+    "compare3_vs_single": ("<=", 1.4, "wall time of three Compare columns (one batch) / one column"),
+    "sessions4_vs_single": (">=", 2.5, "total tokens/s of four chat sessions through the app / one session"),
+}
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """The figures as the README's Markdown table: each target checked against this run's figure."""
+    lines = ["| figure | measured | target | what it measures |", "| --- | --- | --- | --- |"]
+    for key, (op, target, what) in TARGETS.items():
+        if key not in results:
+            continue
+        value = results[key]
+        met = value >= target if op == ">=" else value <= target
+        lines.append(f"| `{key}` | {value} | {op} {target} ({'met' if met else 'NOT met'}) | {what} |")
+    shown = set(TARGETS)
+    for key, value in results.items():
+        if key not in shown:
+            lines.append(f"| `{key}` | {value} | | |")
+    return "\n".join(lines)
 
 
 def format_table(results: dict[str, Any]) -> str:

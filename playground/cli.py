@@ -171,6 +171,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not (args.preset or args.model or args.template):
         raise PlaygroundError("render needs a template", hint="pass --preset NAME, --model PATH or --template FILE")
     request = _request_from_args(args, load_messages(args.messages))
+    if args.image:
+        return _render_images(args, request)
     meta = None
     if args.model:
         folder, name = resolve_model(args.model, allow_download=False)
@@ -186,6 +188,41 @@ def cmd_render(args: argparse.Namespace) -> int:
     else:
         _out(rendered.text)
         _warn(rendered.warnings)
+    return 0
+
+
+def _check_images(paths: list[str] | None) -> tuple[str, ...]:
+    """The --image paths, refused early when one is a URL or missing."""
+    from .vision.prompt import check_image_source
+
+    for path in paths or ():
+        check_image_source(path)
+    return tuple(paths or ())
+
+
+def _render_images(args: argparse.Namespace, request) -> int:
+    """render --image: the prompt exactly as the model's processor expands the image placeholders."""
+    from .engine import Engine
+
+    images = _check_images(args.image)
+    if not args.model:
+        raise PlaygroundError(
+            "render --image needs --model", hint="the model's processor expands the image placeholders: pass --model"
+        )
+    if args.bos_token is not None or args.eos_token is not None:
+        raise PlaygroundError("--bos-token/--eos-token cannot be combined with --image", hint="drop them")
+    engine = Engine()
+    loaded = engine.load(args.model, weights=False)  # the processor and tokenizer, no weights
+    prepared = engine.prepare(loaded, request.replace(images=images))
+    warnings = list(dict.fromkeys([*loaded.notes, *prepared.warnings]))
+    if args.json:
+        data = {**prepared.rendered.to_dict(), "prompt_tokens": prepared.prompt_tokens, "warnings": warnings}
+        _print_json({**data, **prepared.vision.summary()})
+    else:
+        _out(prepared.text)
+        _warn(warnings)
+        for line in prepared.vision.describe():
+            print(f"note: {line}", file=sys.stderr)
     return 0
 
 
@@ -210,6 +247,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
         ("bos token", detection.bos_token or "(none)"),
         ("eos tokens", ", ".join(detection.eos_tokens) or "(none)"),
     ]
+    if detection.vision:
+        from .vision.config import vision_evidence
+
+        meta = check_model_folder(folder, name, weights=False)
+        rows.append(("vision", f"yes: {vision_evidence(meta.config, meta.preprocessor_config)} (loads with mlx-vlm)"))
     for key, value in rows:
         print(f"{key:<11} {value}")
     _warn(detection.warnings)
@@ -254,6 +296,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .messages import load_messages
 
     settings = _settings_from_args(args)  # validate before the slow model load
+    images = _check_images(args.image)
     if args.prompt is not None and not args.prompt.strip():
         raise PlaygroundError("--prompt is empty", hint="give the text of the user message, e.g. --prompt 'Hello!'")
     if args.raw:
@@ -271,14 +314,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
         messages = [m for m in messages if m["role"] != "system"]
         messages.insert(0, {"role": "system", "content": args.system})
     request = _request_from_args(args, messages, settings=settings).replace(
-        wire_eos=not args.no_eos_wiring, logprobs=args.logprobs, raw_prompt=args.prompt if args.raw else None
+        wire_eos=not args.no_eos_wiring,
+        logprobs=args.logprobs,
+        raw_prompt=args.prompt if args.raw else None,
+        images=images,
     )
-    engine = Engine()
+    if images and getattr(args, "backend", "local") not in (None, "local"):
+        raise PlaygroundError("images need the local backend (mlx-vlm in this process)", hint="drop --backend")
+    engine = Engine(backend=_backend_spec(args))
     loaded = engine.load(args.model)
     prepared = engine.prepare(loaded, request)
-    warnings = list(dict.fromkeys([*loaded.detection.warnings, *prepared.warnings]))
+    warnings = list(dict.fromkeys([*loaded.detection.warnings, *loaded.notes, *prepared.warnings]))
     if not args.json:
         _warn(warnings)
+        for line in prepared.vision.describe() if prepared.vision is not None else ():
+            print(f"note: {line}", file=sys.stderr)
     parser = prepared.parser() if not prepared.raw and _has_parsing() else None
     parts, tokens, final = [], [], None
     for event in engine.stream(prepared):
@@ -305,6 +355,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "setting_sources": dict(prepared.setting_sources),
             "warnings": list(dict.fromkeys([*warnings, *final.warnings])),
             "model": loaded.name,
+            "backend": engine.default_backend.describe(),
         }
         if parser is not None:
             parser.finish()
@@ -314,6 +365,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             data["tool_calls"] = [c.to_message_dict() for c in parsed.tool_calls]
         if args.logprobs:
             data["tokens"] = [t.to_dict() for t in tokens]
+        if prepared.vision is not None:
+            data.update(prepared.vision.summary())
         _print_json(data)
     else:
         _out("\n")
@@ -355,7 +408,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     from .engine import Engine
 
-    engine = Engine(max_models=args.max_models, max_batch=args.max_batch, memory_limit_gb=args.memory_limit)
+    engine = Engine(
+        max_models=args.max_models,
+        max_batch=args.max_batch,
+        memory_limit_gb=args.memory_limit,
+        backend=_backend_spec(args),
+    )
+    if engine.default_backend.remote:
+        from .errors import BackendError
+
+        try:
+            engine.backend().check()
+        except BackendError as exc:  # the UI still serves (and says so on Send)
+            print(f"warning: {exc.one_line()}", file=sys.stderr)
     print(f"loading {args.model} ...", file=sys.stderr, flush=True)
     engine.load(args.model)  # a bad model is one error line before anything is served
     try:
@@ -383,6 +448,22 @@ def cmd_fix_template(args: argparse.Namespace) -> int:
     from .families import get_family
     from .repair import fix_template
 
+    if args.vision_config:
+        from .repair import fix_vision_config
+
+        vision = fix_vision_config(args.model_dir, dry_run=args.dry_run)
+        if args.json and not (args.preset or args.template):
+            _print_json(vision.to_dict())
+        elif not args.json:
+            verb = "would write" if vision.dry_run else "wrote"
+            done = "; ".join(f"{r.field} = {r.value} (from {r.source})" for r in vision.repairs)
+            print(f"vision_config: {verb + ' ' + done if done else 'nothing to repair'}")
+            if vision.backups:
+                print(f"backups: {', '.join(vision.backups)}")
+        if not (args.preset or args.template):
+            return 0
+    elif not (args.preset or args.template):
+        raise PlaygroundError("fix-template needs --preset, --template or --vision-config", hint="see --help")
     template = _read_text_file(args.template, "template file") if args.template else get_family(args.preset).template
     report = fix_template(args.model_dir, template, eos=args.eos, dry_run=args.dry_run)
     if args.json:
@@ -401,7 +482,7 @@ def cmd_fix_template(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import format_table, run_bench
+    from .bench import format_markdown, format_table, run_bench
 
     results = run_bench(
         args.model,
@@ -411,6 +492,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(format_table(results))
+    if args.markdown:
+        print(format_markdown(results))
     if args.json:
         _print_json(results)
     return 0
@@ -462,6 +545,46 @@ def _template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--now", metavar="YYYY-MM-DDTHH:MM:SS", help="the time templates see (strftime_now); default: now")
 
 
+API_KEY_ENV = "MLX_PLAYGROUND_API_KEY"
+
+
+def _backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=("local", "openai", "ollama"),
+        default="local",
+        help="where tokens come from: mlx-lm in this process (default), an OpenAI-compatible server's "
+        "/v1/completions (mlx_lm.server, vLLM, llama.cpp, LM Studio) or Ollama; the prompt is always ours",
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the server (default http://127.0.0.1:8080/v1 for openai, http://127.0.0.1:11434 for ollama)",
+    )
+    p.add_argument(
+        "--api-key", metavar="KEY", help=f"the server's API key (better: the {API_KEY_ENV} environment variable)"
+    )
+    p.add_argument("--served-model", metavar="NAME", help="the model's name on the server, if not the server's default")
+
+
+def _backend_spec(args: argparse.Namespace):
+    """The BackendSpec the options describe (the API key from --api-key or the environment, never printed)."""
+    import os
+
+    from .prepare import BackendSpec
+
+    kind = getattr(args, "backend", "local") or "local"
+    if kind == "local":
+        given = [f"--{n.replace('_', '-')}" for n in ("base_url", "api_key", "served_model") if getattr(args, n, None)]
+        if given:
+            raise PlaygroundError(
+                f"{', '.join(given)} need a server backend", hint="add --backend openai or --backend ollama"
+            )
+        return BackendSpec()
+    key = getattr(args, "api_key", None) or os.environ.get(API_KEY_ENV) or None
+    return BackendSpec(kind=kind, base_url=args.base_url, api_key=key, served_model=args.served_model)
+
+
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-batch",
@@ -504,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests the UI hands to the engine at once (default 8; they decode together, see --max-batch)",
     )
     _engine_options(p)
+    _backend_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("render", help="render a conversation with a chat template and print the exact prompt")
@@ -519,6 +643,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bos-token", help="override the BOS token string")
     p.add_argument("--eos-token", help="override the EOS token string")
     p.add_argument("--date-string", help="date for templates that print today's date (Llama 3.x)")
+    p.add_argument(
+        "--image",
+        action="append",
+        metavar="PATH",
+        help="an image for the last user message (repeatable; needs --model: shows its image tokens)",
+    )
     p.add_argument(
         "--system-strategy",
         choices=SYSTEM_STRATEGIES,
@@ -540,6 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--prompt", help="the user message")
     src.add_argument("--messages", help="JSON file with [{role, content}, ...]; '-' reads stdin")
     p.add_argument("--system", help="a system prompt")
+    p.add_argument(
+        "--image", action="append", metavar="PATH", help="an image file for the user message (repeatable; VLMs only)"
+    )
     tpl = p.add_mutually_exclusive_group()
     tpl.add_argument("--preset", help="render with this preset instead of the model's own/detected template")
     tpl.add_argument("--template", help="render with this Jinja template file")
@@ -571,13 +704,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-eos-wiring", action="store_true", help="use only the tokenizer's own EOS (to see why wiring matters)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object with the prompt, text and stats last")
+    _backend_options(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("fix-template", help="write a chat template (and EOS ids) into a model folder, with backups")
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    fix_src = p.add_mutually_exclusive_group(required=True)
+    fix_src = p.add_mutually_exclusive_group()
     fix_src.add_argument("--preset", help="the family preset to write")
     fix_src.add_argument("--template", help="a Jinja template file to write")
+    p.add_argument(
+        "--vision-config",
+        action="store_true",
+        help="write the vision_config fields mlx-vlm would otherwise default (patch_size, ...) into config.json",
+    )
     p.add_argument("--eos", nargs="+", metavar="TOKEN", help="also set generation_config.json eos_token_id")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     p.add_argument("--json", action="store_true")
@@ -585,7 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure streaming speed, KV-cache reuse, rendering and start-up")
     p.add_argument(
-        "--model", help="benchmark this model (default: a random-weight ~40M-parameter Llama built on the fly)"
+        "--model", help="benchmark this model (default: a random-weight 56M-parameter Llama built on the fly)"
     )
     p.add_argument("--tokens", type=_int_at_least(2), default=200, help="tokens per generation run (default 200)")
     p.add_argument(
@@ -593,6 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeats", type=_int_at_least(2), default=5, help="alternating run pairs per ratio (default 5)")
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+    p.add_argument("--markdown", action="store_true", help="also print the README's Markdown table of this run")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("doctor", help="show versions, the active BLAS and the demo model location")

@@ -32,10 +32,11 @@ class Engine:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         memory_limit_gb: float | None = None,
+        batching: bool = True,
         backend: BackendSpec | None = None,
     ):
         self.models = ModelCache(max_models)
-        self.scheduler = Scheduler(max_batch=max_batch, memory_limit_gb=memory_limit_gb)
+        self.scheduler = Scheduler(max_batch=max_batch, memory_limit_gb=memory_limit_gb, batching=batching)
         self.default_backend = backend or BackendSpec()
         self._backends: dict[BackendSpec, Backend] = {}
         self._lock = threading.Lock()

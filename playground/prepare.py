@@ -24,10 +24,15 @@ from .models import EosSet, LoadedModel
 from .prompting import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
 from .settings import DEFAULTABLE_FIELDS, GenerationSettings
 from .templates import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, check_template_kwargs, template_variables
+from .vision import request_has_images
 
 AUTO = "auto"
 #: Top alternatives per token at most (the UI and the CLI ask for fewer).
 MAX_LOGPROBS = 20
+
+
+#: Where each server backend looks when no base URL is given (mlx_lm.server's and Ollama's defaults).
+DEFAULT_BASE_URLS = {"openai": "http://127.0.0.1:8080/v1", "ollama": "http://127.0.0.1:11434"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,26 @@ class BackendSpec:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)  # never shown
     served_model: str | None = None
+
+    def __post_init__(self) -> None:
+        from .backends import BACKEND_KINDS
+        from .errors import BackendError
+
+        if self.kind not in BACKEND_KINDS:
+            raise BackendError(f"unknown backend {self.kind!r}", hint=f"use one of: {', '.join(BACKEND_KINDS)}")
+        if self.kind == "local":
+            if self.base_url or self.api_key or self.served_model:
+                raise BackendError(
+                    "a base URL, API key or served model name needs a server backend",
+                    hint="add --backend openai or --backend ollama (or drop those options)",
+                )
+            return
+        from .backends._http import check_base_url
+
+        url = (self.base_url or "").strip() or DEFAULT_BASE_URLS[self.kind]
+        object.__setattr__(self, "base_url", check_base_url(url, what=f"{self.kind} server"))
+        object.__setattr__(self, "served_model", (self.served_model or "").strip() or None)
+        object.__setattr__(self, "api_key", (self.api_key or "").strip() or None)
 
     @property
     def remote(self) -> bool:
@@ -67,7 +92,7 @@ class ChatRequest:
     now: datetime | None = None
     raw_prompt: str | None = None  # notebook mode: these exact characters, no template
     logprobs: int = 0  # top alternatives per generated token (0: off)
-    images: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # image files added to the last user message (see playground.vision.prompt)
     backend: BackendSpec | None = None  # None: the engine's default
 
     def replace(self, **changes: Any) -> ChatRequest:
@@ -92,10 +117,16 @@ class PreparedChat:
     reasoning: str = "none"
     tool_calls: str = "none"
     warnings: tuple[str, ...] = ()
+    vision: Any = None  # playground.vision.prompt.VisionPrompt when the request has images
 
     @property
     def raw(self) -> bool:
         return self.rendered is None
+
+    @property
+    def image_tokens(self) -> int:
+        """How many of the prompt's tokens are image tokens (0 without images)."""
+        return self.vision.image_tokens if self.vision is not None else 0
 
     @property
     def prompt_tokens(self) -> int:
@@ -129,6 +160,7 @@ class PreparedChat:
             "template_kwargs": dict(self.request.template_kwargs),
             "backend": (self.request.backend or BackendSpec()).describe(),
             "warnings": list(self.warnings),
+            **({"images": self.vision.summary()} if self.vision is not None else {}),
         }
 
 
@@ -205,7 +237,10 @@ def encode_prompt(tokenizer: Any, prompt: str, *, raw: bool = False) -> tuple[li
     return ids, bool(add_special and bos_id is not None and ids[:1] == [bos_id])
 
 
-def _check_context(loaded: LoadedModel, prompt_tokens: int, settings: GenerationSettings) -> tuple[int, list[str]]:
+def _check_context(
+    loaded: LoadedModel, prompt_tokens: int, settings: GenerationSettings, chosen: bool = True
+) -> tuple[int, list[str]]:
+    """Refuse prompts that do not fit; lower a max_tokens that would overflow (saying so if the user chose it)."""
     context = loaded.context_length
     if prompt_tokens >= context:
         raise SettingsError(
@@ -214,7 +249,8 @@ def _check_context(loaded: LoadedModel, prompt_tokens: int, settings: Generation
         )
     room = context - prompt_tokens
     if settings.max_tokens > room:
-        return room, [f"max tokens lowered from {settings.max_tokens} to {room} to fit the {context:,}-token context"]
+        note = f"max tokens lowered from {settings.max_tokens} to {room} to fit the {context:,}-token context"
+        return room, [note] if chosen else []
     return settings.max_tokens, []
 
 
@@ -252,6 +288,11 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
     eos = loaded.eos(request.wire_eos)
     warnings: list[str] = []
     if request.raw_prompt is not None:
+        if request_has_images(request):
+            raise MessagesError(
+                "raw mode sends text only: images need a chat template to place them",
+                hint="turn raw mode off to send images",
+            )
         if not request.raw_prompt:
             raise MessagesError("the raw prompt is empty", hint="type the text the model should continue")
         ids, bos_added = encode_prompt(loaded.tokenizer, request.raw_prompt, raw=True)
@@ -262,7 +303,7 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         if bos and not request.raw_prompt.startswith(bos):
             note += f" (this tokenizer's BOS is {bos}: type it first if the model needs it)"
         warnings.append(note)
-        max_tokens, context_notes = _check_context(loaded, len(ids), settings)
+        max_tokens, context_notes = _check_context(loaded, len(ids), settings, sources["max_tokens"] == "you")
         return PreparedChat(
             request=request,
             loaded=loaded,
@@ -277,9 +318,16 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
 
     choice = template_choice(loaded, request.template, request.custom_template)
     family = choice_family(choice)
-    rendered = render_request(choice, request)
-    ids, bos_added = encode_prompt(loaded.tokenizer, rendered.text)
-    max_tokens, context_notes = _check_context(loaded, len(ids), settings)
+    vision = None
+    if request_has_images(request):  # the model's processor expands the image placeholders
+        from .vision.prompt import prepare_vision
+
+        rendered, vision = prepare_vision(loaded, choice, request, render_request)
+        ids, bos_added = list(vision.token_ids), vision.bos_added
+    else:
+        rendered = render_request(choice, request)
+        ids, bos_added = encode_prompt(loaded.tokenizer, rendered.text)
+    max_tokens, context_notes = _check_context(loaded, len(ids), settings, sources["max_tokens"] == "you")
     reasoning = family.reasoning if family is not None else "none"
     tool_calls = family.tool_calls if family is not None else "none"
     if bos_added:
@@ -299,6 +347,7 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         reasoning=reasoning,
         tool_calls=tool_calls,
         warnings=tuple([*rendered.warnings, *warnings, *context_notes, *eos.notes]),
+        vision=vision,
     )
 
 

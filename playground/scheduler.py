@@ -132,7 +132,8 @@ class _TokenInfoMaker:
     def make(self, token: int, text: str, logprobs: Any) -> TokenInfo:
         import mlx.core as mx
 
-        flat = logprobs.reshape(-1)
+        flat = logprobs.reshape(-1).astype(mx.float32)
+        flat = flat - mx.logsumexp(flat)  # renormalised in float32 (half-precision models sum to ~1.0005)
         k = min(self.k, flat.shape[0])
         top_ids = mx.argpartition(-flat, kth=k - 1)[:k]
         arrays = [flat[token], top_ids, flat[top_ids]]
@@ -336,6 +337,7 @@ class Scheduler:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         memory_limit_gb: float | None = None,
+        batching: bool = True,
         name: str = "mlx-generation",
     ) -> None:
         if max_batch < 1:
@@ -343,6 +345,7 @@ class Scheduler:
         track_worker(self)
         self.max_batch = max_batch
         self.memory_limit_gb = memory_limit_gb
+        self.batching = batching
         self._name = name
         self._commands: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -495,8 +498,15 @@ class Scheduler:
     def _unit_for(self, ticket: Ticket):
         loaded = ticket.prepared.loaded
         serial = loaded.serial
+        make_unit = getattr(getattr(loaded, "vision", None), "make_unit", None)
+        if make_unit is not None:  # vision-language models: their own unit (mlx-vlm), one request at a time
+            unit = self._units.get(serial)
+            if unit is None:
+                unit = self._units[serial] = make_unit(loaded)
+                return unit
+            return None if len(unit) else unit
         if serial not in self._batchable:
-            self._batchable[serial] = _batchable(loaded.model)
+            self._batchable[serial] = self.batching and _batchable(loaded.model)
         unit = self._units.get(serial)
         if self._batchable[serial]:
             if unit is None:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from .settings import GenerationSettings
-from .templates import RenderedPrompt
+from .prepare import PreparedChat
 
 
-def mlx_lm_snippet(
-    model: str,
-    template: str,
-    rendered: RenderedPrompt,
-    settings: GenerationSettings,
-    eos_tokens: tuple[str, ...],
-    extra_vars: dict | None = None,
-) -> str:
-    """Python source using mlx-lm that renders the same prompt and samples with the same settings."""
-    s = settings
-    messages = [dict(m) for m in rendered.messages]
+def mlx_lm_snippet(prepared: PreparedChat) -> str:
+    """Python source using plain mlx-lm that renders the same prompt and samples with the same settings.
+
+    The script asserts that transformers renders the identical prompt from the same template and inputs.
+    """
+    s = prepared.settings
+    request = prepared.request
+    model = prepared.loaded.name if prepared.loaded.name != "demo-model" else str(prepared.loaded.path)
     lines = [
         "# Reproduces a generation from MLX Template Playground with plain mlx-lm.",
         "import mlx.core as mx",
@@ -24,21 +20,31 @@ def mlx_lm_snippet(
         "from mlx_lm.sample_utils import make_logits_processors, make_sampler",
         "",
         f"model, tokenizer = load({model!r})",
-        f"for token in {list(eos_tokens)!r}:  # the EOS tokens the playground wired",
+        f"for token in {list(prepared.eos.tokens)!r}:  # the EOS tokens this request stops on",
         "    tokenizer.add_eos_token(token)",
         "",
-        f"TEMPLATE = {template!r}",
-        f"messages = {messages!r}",
-        "prompt = tokenizer.apply_chat_template(",
-        f"    messages, chat_template=TEMPLATE, add_generation_prompt={rendered.add_generation_prompt!r},",
-        "    tokenize=False,",
-        f"    bos_token={rendered.bos_token!r}, eos_token={rendered.eos_token!r}, **{dict(extra_vars or {})!r}",
-        ")",
-        f"assert prompt == {rendered.text!r}, 'the prompt differs from the playground'",
-        "",
     ]
+    if prepared.raw:
+        lines += [f"prompt = {prepared.text!r}  # raw mode: no template", ""]
+    else:
+        rendered = prepared.rendered
+        extra = dict(request.template_kwargs)
+        messages = [dict(m) for m in rendered.messages]
+        lines += [
+            f"TEMPLATE = {prepared.template.template!r}",
+            f"messages = {messages!r}",
+            f"tools = {list(request.tools) if request.tools is not None else None!r}",
+            "prompt = tokenizer.apply_chat_template(",
+            "    messages, tools=tools, chat_template=TEMPLATE,",
+            f"    add_generation_prompt={rendered.add_generation_prompt!r},",
+            f"    continue_final_message={request.continue_final!r}, tokenize=False,",
+            f"    bos_token={rendered.bos_token!r}, eos_token={rendered.eos_token!r}, **{extra!r}",
+            ")",
+            f"assert prompt == {prepared.text!r}, 'the prompt differs from the playground'",
+            "",
+        ]
     if s.seed is not None:
-        lines.append(f"mx.random.seed({s.seed})")
+        lines.append(f"mx.random.seed({s.seed})  # sampled replies may differ: the playground draws with its own key")
     lines += [
         f"sampler = make_sampler(temp={s.temperature!r}, top_p={s.top_p!r}, min_p={s.min_p!r}, top_k={s.top_k!r})",
         "logits_processors = make_logits_processors(",
@@ -49,8 +55,15 @@ def mlx_lm_snippet(
         ")",
         f"stop = {list(s.stop)!r}",
         "text = ''",
-        "bos = tokenizer.bos_token",
-        "tokens = tokenizer.encode(prompt, add_special_tokens=bos is None or not prompt.startswith(bos))",
+    ]
+    if prepared.raw:
+        lines.append("tokens = tokenizer.encode(prompt, add_special_tokens=False)")
+    else:
+        lines += [
+            "bos = tokenizer.bos_token",
+            "tokens = tokenizer.encode(prompt, add_special_tokens=bos is None or not prompt.startswith(bos))",
+        ]
+    lines += [
         f"for response in stream_generate(model, tokenizer, tokens, max_tokens={s.max_tokens!r},",
         "                                sampler=sampler, logits_processors=logits_processors):",
         "    text += response.text",

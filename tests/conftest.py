@@ -120,3 +120,17 @@ def server():
     demo = serve(model=str(DEMO_MODEL), port=port, prevent_thread_lock=True, quiet=True, queue_size=32)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+def ask(engine, loaded, messages=None, *, cache=None, cancel=None, template="auto", wire_eos=True, logprobs=0, **settings):
+    """Prepare and generate one reply with the engine; returns (result, prepared)."""
+    from playground.prepare import ChatRequest
+    from playground.settings import GenerationSettings
+
+    messages = messages or [{"role": "user", "content": "Hello!"}]
+    request = ChatRequest(
+        messages=tuple(messages), template=template, wire_eos=wire_eos, logprobs=logprobs,
+        settings=GenerationSettings(**settings),
+    )
+    prepared = engine.prepare(loaded, request)
+    return engine.generate(prepared, cache=cache, cancel=cancel), prepared

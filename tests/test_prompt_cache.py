@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DEMO_MODEL
+from conftest import ask
 
 from playground.prompt_cache import PromptCacheState, common_prefix_len
-from playground.settings import GenerationSettings
 
-GREEDY = GenerationSettings(temperature=0, max_tokens=30)
+GREEDY = {"temperature": 0, "max_tokens": 30}
 
 
 @pytest.mark.parametrize(
@@ -19,15 +18,9 @@ def test_common_prefix_len(a, b, n):
     assert common_prefix_len(a, b) == n
 
 
-def chat(engine, loaded, messages, cache=None, choice=None):
-    stream = engine.stream_chat(loaded, messages, GREEDY, cache=cache, choice=choice)
-    events = list(stream.events)
-    return "".join(e.text for e in events), events[-1]
-
-
-@pytest.fixture(scope="module")
-def demo(engine):
-    return engine.load(str(DEMO_MODEL))
+def chat(engine, loaded, messages, cache=None, template="auto"):
+    result, _ = ask(engine, loaded, messages, cache=cache, template=template, **GREEDY)
+    return result.text, result.final
 
 
 def test_multi_turn_reuse_gives_identical_replies(engine, demo):
@@ -64,8 +57,8 @@ def test_template_change_falls_back_to_a_short_or_empty_prefix(engine, demo):
     cache = PromptCacheState()
     messages = [{"role": "user", "content": "Hello!"}]
     chat(engine, demo, messages, cache)
-    reply, final = chat(engine, demo, messages, cache, choice="llama2")
-    fresh, _ = chat(engine, demo, messages, choice="llama2")
+    reply, final = chat(engine, demo, messages, cache, template="llama2")
+    fresh, _ = chat(engine, demo, messages, template="llama2")
     assert reply == fresh and final.reused_tokens == 0
 
 
@@ -80,9 +73,27 @@ def test_identical_prompt_keeps_one_token_to_feed_and_reset_forgets(engine, demo
     assert final.reused_tokens == 0
 
 
-def test_switching_models_resets_the_cache(engine, demo, toy_llama3):
+def test_a_cache_belongs_to_one_model_load(engine, demo, toy_llama3):
     cache = PromptCacheState()
     chat(engine, demo, [{"role": "user", "content": "Hello!"}], cache)
     toy = engine.load(str(toy_llama3))
     _, final = chat(engine, toy, [{"role": "user", "content": "Hello!"}], cache)
     assert final.reused_tokens == 0
+
+
+def test_a_cancelled_reply_still_leaves_a_reusable_cache(engine, demo):
+    import threading
+
+    from playground.prepare import ChatRequest
+    from playground.settings import GenerationSettings
+
+    cache = PromptCacheState()
+    cancel = threading.Event()
+    messages = ({"role": "user", "content": "Hello!"},)
+    prepared = engine.prepare(demo, ChatRequest(messages=messages, settings=GenerationSettings(temperature=0)))
+    for event in engine.stream(prepared, cancel=cancel, cache=cache):
+        if event.generation_tokens >= 2:
+            cancel.set()
+    assert cache.tokens[: prepared.prompt_tokens] == list(prepared.token_ids)
+    _, final = chat(engine, demo, list(messages), cache)
+    assert final.reused_tokens == prepared.prompt_tokens - 1

@@ -1,25 +1,38 @@
-"""HTML and Markdown views of engine results (pure functions; no Gradio imports)."""
+"""HTML and Markdown views of engine results (pure functions; no Gradio imports).
+
+The UI is a thin layer: every view here is a function of typed engine results (a PreparedChat, events,
+token infos, the conversation's plain messages), so it can be tested without a browser.
+"""
 
 from __future__ import annotations
 
 import difflib
 import html
+import json
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from ..generate import GenerationEvent
+from ..events import GenerationEvent, TokenInfo
 from ..templates import RenderedPrompt
 
-_PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#db2777", "#0891b2"]
 _ROLE_CLASS = {"system": "pg-system", "user": "pg-user", "assistant": "pg-assistant", "tool": "pg-tool"}
 # Marker-like tokens shown as chips even when the tokenizer is not known.
 _TOKEN_RE = re.compile(
-    r"<\|[^|<>\s]{1,40}\|>|<｜[^<>\s]{1,40}｜>|\[/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]|"
-    r"<</?SYS>>|</?s>|<(?:bos|eos|start_of_turn|end_of_turn)>|<\|?[A-Z_]+_TOKEN\|?>"
+    r"<\|[^|<>\s]{1,40}\|>|<｜[^<>\s]{1,40}｜>|\[/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|THINK|IMG)\]|"
+    r"<</?SYS>>|</?s>|<(?:bos|eos|start_of_turn|end_of_turn|start_of_image|end_of_image)>|<\|?[A-Z_]+_TOKEN\|?>"
 )
 
 
-def _visible(text: str) -> str:
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# ---------------------------------------------------------------------------------------------- prompt
+
+
+def visible_whitespace(text: str) -> str:
     """Escape, then show spaces at line ends, tabs and newlines so whitespace differences are visible."""
     out = []
     for line_index, line in enumerate(text.split("\n")):
@@ -35,66 +48,132 @@ def _visible(text: str) -> str:
     return "".join(out)
 
 
-def _with_chips(text: str, special: Iterable[str]) -> str:
+def _special_pattern(special: Iterable[str]) -> re.Pattern:
     tokens = sorted({t for t in special if t}, key=len, reverse=True)
-    pattern = re.compile("|".join(re.escape(t) for t in tokens)) if tokens else _TOKEN_RE
+    return re.compile("|".join(re.escape(t) for t in tokens)) if tokens else _TOKEN_RE
+
+
+def with_chips(text: str, special: Iterable[str] | re.Pattern = ()) -> str:
+    """Text with special tokens as chips (runs of one repeated token, e.g. image pads, as one chip × N)."""
+    pattern = special if isinstance(special, re.Pattern) else _special_pattern(special)
     out, pos = [], 0
-    for match in pattern.finditer(text):
-        out.append(_visible(text[pos : match.start()]))
-        out.append(f'<span class="pg-tok">{html.escape(match.group(0))}</span>')
-        pos = match.end()
-    out.append(_visible(text[pos:]))
+    matches = list(pattern.finditer(text))
+    i = 0
+    while i < len(matches):
+        match = matches[i]
+        run = 1
+        while (
+            i + run < len(matches)
+            and matches[i + run].group(0) == match.group(0)
+            and matches[i + run].start() == matches[i + run - 1].end()
+        ):
+            run += 1
+        out.append(visible_whitespace(text[pos : match.start()]))
+        count = f'<sub class="pg-count">×{run}</sub>' if run > 1 else ""
+        out.append(f'<span class="pg-tok">{html.escape(match.group(0))}{count}</span>')
+        pos = matches[i + run - 1].end()
+        i += run
+    out.append(visible_whitespace(text[pos:]))
     return "".join(out)
 
 
-def prompt_html(rendered: RenderedPrompt, special_tokens: Iterable[str] = (), token_count: int | None = None) -> str:
+def prompt_body(rendered: RenderedPrompt | None, text: str, special: Iterable[str]) -> str:
     """The exact prompt, coloured by source (template text vs each message), special tokens as chips."""
-    special = list(special_tokens)
+    pattern = _special_pattern(special)
     parts = []
-    for seg in rendered.segments or ():
-        chunk = rendered.text[seg.start : seg.end]
+    segments = rendered.segments if rendered is not None else ()
+    for seg in segments:
+        chunk = text[seg.start : seg.end]
         if seg.kind == "template":
-            parts.append(f'<span class="pg-tpl">{_with_chips(chunk, special)}</span>')
+            parts.append(f'<span class="pg-tpl">{with_chips(chunk, pattern)}</span>')
         else:
             role_class = _ROLE_CLASS.get(seg.role or "", "pg-user")
-            title = html.escape(f"message {seg.message + 1} ({seg.role})", quote=True)
-            parts.append(f'<span class="pg-msg {role_class}" title="{title}">{_with_chips(chunk, special)}</span>')
-    if not rendered.segments:
-        parts.append(_with_chips(rendered.text, special))
+            title = esc(f"message {seg.message + 1} ({seg.role})")
+            parts.append(f'<span class="pg-msg {role_class}" title="{title}">{with_chips(chunk, pattern)}</span>')
+    if not segments:
+        parts.append(with_chips(text, pattern))
+    return f'<pre class="pg-prompt">{"".join(parts)}</pre>'
+
+
+def prompt_html(prepared: Any, label: str = "", *, extra_notes: Sequence[str] = ()) -> str:
+    """A prepared request's exact prompt with its facts: tokens, template, BOS, EOS, warnings."""
+    rendered = prepared.rendered
+    if rendered is None:
+        template = "raw text (no template)"
+    else:
+        template = f"{rendered.template_name or rendered.source} ({rendered.source})"
+    facts = [f"{prepared.prompt_tokens} tokens", f"{len(prepared.text)} characters", f"template: {template}"]
+    image_tokens = getattr(prepared, "image_tokens", 0)
+    if image_tokens:
+        facts.append(f"{image_tokens} image tokens")
+    facts.append("stops on " + (" ".join(prepared.eos.tokens) or "(nothing)"))
+    head = f'<div class="pg-label">{esc(label)}</div>' if label else ""
+    meta = f'<div class="pg-meta">{esc(" · ".join(facts))}</div>'
+    notes = [*prepared.warnings, *extra_notes]
+    warnings = "".join(f'<div class="pg-warn">⚠ {esc(w)}</div>' for w in dict.fromkeys(notes))
+    special = prepared.loaded.special_tokens()
+    return f'<div class="pg-prompt-view">{head}{meta}{warnings}{prompt_body(rendered, prepared.text, special)}</div>'
+
+
+def rendered_html(rendered: RenderedPrompt, special: Iterable[str] = (), token_count: int | None = None) -> str:
+    """A rendered prompt without a model request (the Template lab)."""
     count = f"{token_count} tokens · " if token_count is not None else ""
     meta = (
         f'<div class="pg-meta">{count}{len(rendered.text)} characters · template: '
-        f"{html.escape(rendered.template_name or rendered.source)} ({html.escape(rendered.source)})</div>"
+        f"{esc(rendered.template_name or rendered.source)} ({esc(rendered.source)})</div>"
     )
-    warnings = "".join(f'<div class="pg-warn">⚠ {html.escape(w)}</div>' for w in rendered.warnings)
-    return f'{meta}{warnings}<pre class="pg-prompt">{"".join(parts)}</pre>'
+    warnings = "".join(f'<div class="pg-warn">⚠ {esc(w)}</div>' for w in rendered.warnings)
+    return meta + warnings + prompt_body(rendered, rendered.text, special)
+
+
+def notice_html(message: str, label: str = "") -> str:
+    head = f'<div class="pg-label">{esc(label)}</div>' if label else ""
+    return f'<div class="pg-prompt-view">{head}<div class="pg-meta">{esc(message)}</div></div>'
 
 
 def error_html(message: str, hint: str | None = None) -> str:
-    hint_html = f"<div>{html.escape(hint)}</div>" if hint else ""
-    return f'<div class="pg-error"><b>{html.escape(message)}</b>{hint_html}</div>'
+    hint_html = f"<div>{esc(hint)}</div>" if hint else ""
+    return f'<div class="pg-error" role="alert"><b>{esc(message)}</b>{hint_html}</div>'
 
 
-def diff_html(a: str, b: str, label_a: str = "A", label_b: str = "B", special: Iterable[str] = ()) -> str:
-    """Character diff of two prompts; deletions and insertions highlighted, whitespace visible."""
-    special = list(special)
-    if a == b:
-        return f'<div class="pg-meta">{html.escape(label_a)} and {html.escape(label_b)}: identical prompts</div>'
+# ---------------------------------------------------------------------------------------------- diff
+
+
+def diff_html(
+    a: Sequence[str], b: Sequence[str], label_a: str = "A", label_b: str = "B", special: Iterable[str] = ()
+) -> str:
+    """Diff of two prompts given as token pieces (so special tokens stay whole); whitespace visible."""
+    if list(a) == list(b):
+        return f'<div class="pg-meta">{esc(label_a)} and {esc(label_b)}: identical prompts</div>'
+    pattern = _special_pattern(special)
     out = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    matcher = difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            out.append(_with_chips(a[i1:i2], special))
+            out.append(with_chips("".join(a[i1:i2]), pattern))
             continue
         if i2 > i1:
-            out.append(f'<del class="pg-del">{_with_chips(a[i1:i2], special)}</del>')
+            out.append(f'<del class="pg-del">{with_chips("".join(a[i1:i2]), pattern)}</del>')
         if j2 > j1:
-            out.append(f'<ins class="pg-ins">{_with_chips(b[j1:j2], special)}</ins>')
+            out.append(f'<ins class="pg-ins">{with_chips("".join(b[j1:j2]), pattern)}</ins>')
     legend = (
-        f'<div class="pg-meta"><del class="pg-del">only in {html.escape(label_a)}</del> '
-        f'<ins class="pg-ins">only in {html.escape(label_b)}</ins></div>'
+        f'<div class="pg-meta"><del class="pg-del">only in {esc(label_a)}</del> '
+        f'<ins class="pg-ins">only in {esc(label_b)}</ins></div>'
     )
     return legend + f'<pre class="pg-prompt">{"".join(out)}</pre>'
+
+
+def split_pieces(text: str, special: Iterable[str]) -> list[str]:
+    """A prompt cut into diffable pieces: special tokens whole, words, spaces and punctuation apart."""
+    pattern = _special_pattern(special)
+    pieces: list[str] = []
+    pos = 0
+    for match in pattern.finditer(text):
+        pieces.extend(re.findall(r"\s+|\w+|[^\w\s]", text[pos : match.start()]))
+        pieces.append(match.group(0))
+        pos = match.end()
+    pieces.extend(re.findall(r"\s+|\w+|[^\w\s]", text[pos:]))
+    return pieces
 
 
 def tokens_html(ids: list[int], pieces: list[str], special_ids: Iterable[int] = ()) -> str:
@@ -103,23 +182,183 @@ def tokens_html(ids: list[int], pieces: list[str], special_ids: Iterable[int] = 
     chips = []
     for token_id, piece in zip(ids, pieces):
         cls = "pg-chip pg-chip-special" if token_id in special_ids else "pg-chip"
-        chips.append(f'<span class="{cls}" title="id {token_id}">{_visible(piece)}<sub>{token_id}</sub></span>')
+        body = f"{visible_whitespace(piece)}<sub>{token_id}</sub>"
+        chips.append(f'<span class="{cls}" title="id {token_id}">{body}</span>')
     return f'<div class="pg-meta">{len(ids)} tokens</div><div class="pg-tokens">{"".join(chips)}</div>'
 
 
+# ---------------------------------------------------------------------------------------------- token view
+
+
+def _prob(logprob: float | None) -> float:
+    if logprob is None or not math.isfinite(logprob):
+        return 0.0
+    return math.exp(min(0.0, logprob))
+
+
+def _colour(p: float) -> str:
+    """Red (unlikely) to green (certain), as an rgba background."""
+    hue = int(120 * p)
+    return f"hsla({hue}, 75%, 45%, 0.28)"
+
+
+def eos_chart_svg(tokens: Sequence[TokenInfo], width: int = 600, height: int = 70) -> str:
+    """A small line chart of P(EOS) at each step of the reply (the stop decision)."""
+    values = [_prob(t.eos_logprob) for t in tokens]
+    if not values:
+        return ""
+    n = len(values)
+    step = width / max(n - 1, 1)
+    points = " ".join(f"{i * step:.1f},{height - 4 - v * (height - 8):.1f}" for i, v in enumerate(values))
+    peak = max(values)
+    last = values[-1]
+    return (
+        f'<div class="pg-eos-chart" data-steps="{n}" data-last="{last:.4f}">'
+        f'<div class="pg-meta">P(EOS) at each step: max {peak:.1%}, at the end {last:.1%}</div>'
+        f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" width="100%" height="{height}" role="img" '
+        f'aria-label="probability of the end-of-sequence token at each step">'
+        f'<line x1="0" y1="{height - 4}" x2="{width}" y2="{height - 4}" stroke="#94a3b8" stroke-width="1"/>'
+        f'<line x1="0" y1="4" x2="{width}" y2="4" stroke="#cbd5e1" stroke-dasharray="4 4" stroke-width="1"/>'
+        f'<polyline fill="none" stroke="#dc2626" stroke-width="2" points="{points}"/></svg></div>'
+    )
+
+
+def token_probs_html(tokens: Sequence[TokenInfo], *, note: str = "") -> str:
+    """The reply token by token: coloured by probability, the probability shown, alternatives on hover or
+    click (focus), special tokens as chips; then the P(EOS) chart."""
+    if not tokens:
+        return f'<div class="pg-meta">{esc(note or "No token probabilities yet: send a message.")}</div>'
+    spans = []
+    for index, token in enumerate(tokens):
+        p = _prob(token.logprob)
+        rows = "".join(
+            f'<tr class="{"pg-picked" if alt.id == token.id else ""}"><td>{visible_whitespace(alt.text) or "∅"}</td>'
+            f"<td>{_prob(alt.logprob):.1%}</td></tr>"
+            for alt in token.top
+        )
+        eos = f"<div>P(EOS) {_prob(token.eos_logprob):.1%}</div>" if token.eos_logprob is not None else ""
+        popup = f'<span class="pg-alt"><table>{rows}</table>{eos}</span>'
+        text = visible_whitespace(token.text) if token.text else "∅"
+        cls = "pg-t pg-t-special" if token.special else "pg-t"
+        spans.append(
+            f'<span class="{cls}" tabindex="0" data-index="{index}" data-p="{p:.4f}" style="background:{_colour(p)}">'
+            f'{text}<sub class="pg-p">{p:.0%}</sub>{popup}</span>'
+        )
+    head = f'<div class="pg-meta">{esc(note)}</div>' if note else ""
+    legend = (
+        '<div class="pg-meta">Each token coloured by its probability (red: unlikely, green: certain); hover or click '
+        "a token for its alternatives. Probabilities are taken after the repetition/presence/frequency penalties, "
+        "before temperature and top-p/top-k/min-p.</div>"
+    )
+    return f'{head}{legend}<div class="pg-token-view">{"".join(spans)}</div>{eos_chart_svg(tokens)}'
+
+
+# ---------------------------------------------------------------------------------------------- chat
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    return str(content)
+
+
+def _images(content: Any) -> list[str]:
+    if not isinstance(content, list):
+        return []
+    return [str(b.get("image") or b.get("path")) for b in content if isinstance(b, dict) and b.get("type") == "image"]
+
+
+def _arguments_text(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            return arguments
+    return json.dumps(arguments, ensure_ascii=False, indent=2)
+
+
+def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple[list[dict], list[int]]:
+    """The Chatbot's messages for a conversation, and for each shown item the conversation index it shows.
+
+    Every role is shown: system messages after the first turn, tool calls (as a titled block), tool results,
+    reasoning (a collapsible "Thinking" block, open while it streams), images (as files).
+    """
+    items: list[dict] = []
+    owners: list[int] = []
+
+    def add(index: int, item: dict) -> None:
+        items.append(item)
+        owners.append(index)
+
+    last = len(conversation) - 1
+    for index, message in enumerate(conversation):
+        role = message.get("role")
+        text = _content_text(message.get("content"))
+        if role == "assistant":
+            reasoning = message.get("reasoning_content")
+            if reasoning:
+                status = "pending" if streaming and index == last and not text else "done"
+                metadata = {"title": "Thinking", "status": status}
+                add(index, {"role": "assistant", "content": reasoning, "metadata": metadata})
+            if text or not (reasoning or message.get("tool_calls")):
+                add(index, {"role": "assistant", "content": text})
+            for call in message.get("tool_calls") or []:
+                function = call.get("function", call)
+                call_id = f" · id {call['id']}" if call.get("id") else ""
+                add(
+                    index,
+                    {
+                        "role": "assistant",
+                        "content": f"```json\n{_arguments_text(function.get('arguments', {}))}\n```",
+                        "metadata": {"title": f"🔧 Tool call: {function.get('name')}{call_id}", "status": "done"},
+                    },
+                )
+        elif role == "tool":
+            name = message.get("name") or message.get("tool_call_id") or "tool"
+            add(index, {"role": "user", "content": text, "metadata": {"title": f"↩ Tool result: {name}"}})
+        elif role == "system":
+            add(index, {"role": "system", "content": text})
+        else:
+            for path in _images(message.get("content")):
+                add(index, {"role": "user", "content": {"path": path}})
+            if text or not _images(message.get("content")):
+                add(index, {"role": "user", "content": text})
+    return items, owners
+
+
+# ---------------------------------------------------------------------------------------------- stats
+
+
 def stats_line(event: GenerationEvent) -> str:
-    """One line under a reply: ttft, speed, tokens, finish reason and stop token."""
+    """One line under a reply: finish reason, stop token, tokens, speed, ttft, reuse, seed, batch."""
     stop = f" `{event.stop_token}`" if event.stop_token else ""
     reuse = f" · reused {event.reused_tokens} of {event.prompt_tokens} prompt tokens" if event.reused_tokens else ""
+    batch = f" · batch of {event.batch_size}" if event.batch_size > 1 else ""
+    seed = f" · seed {event.seed}" if event.seed is not None else ""
+    source = f" · {event.source}" if event.source != "local" else ""
     return (
-        f"{event.finish_reason}{stop} · {event.generation_tokens} tokens · {event.generation_tps:.1f} tok/s · "
-        f"ttft {event.ttft_s:.3f} s{reuse}"
+        f"**{event.finish_reason}**{stop} · {event.generation_tokens} tokens · {event.generation_tps:.1f} tok/s · "
+        f"ttft {event.ttft_s:.3f} s{reuse}{batch}{seed}{source}"
     )
+
+
+def progress_line(event: GenerationEvent) -> str:
+    """While a reply runs: queued (with position), processing the prompt, or generating."""
+    if event.status == "queued":
+        return f"_queued: position {event.queue_position} (the batch is full)_"
+    if event.status == "prefill":
+        return f"_processing the prompt ({event.prompt_tokens - event.reused_tokens} new tokens)…_"
+    return f"_generating… {event.generation_tokens} tokens_"
 
 
 CSS = """
 .pg-prompt { white-space: pre-wrap; word-break: break-word; font-family: ui-monospace, monospace; font-size: 13px;
   line-height: 1.5; padding: 10px; border-radius: 8px; background: var(--block-background-fill); margin: 0; }
+.pg-label { font-weight: 600; font-size: 13px; margin: 2px 0; }
 .pg-tpl { color: var(--body-text-color-subdued); }
 .pg-msg { border-radius: 3px; }
 .pg-system { background: rgba(147, 51, 234, 0.14); }
@@ -127,14 +366,27 @@ CSS = """
 .pg-assistant { background: rgba(22, 163, 74, 0.14); }
 .pg-tool { background: rgba(217, 119, 6, 0.14); }
 .pg-tok { background: #334155; color: #f8fafc; border-radius: 4px; padding: 0 3px; font-size: 12px; }
+.pg-count { color: #fbbf24; margin-left: 2px; }
 .pg-ws { color: #94a3b8; }
 .pg-meta { font-size: 12px; color: var(--body-text-color-subdued); margin: 4px 0; }
 .pg-warn { font-size: 13px; color: #b45309; margin: 2px 0; }
-.pg-error { color: #b91c1c; font-size: 13px; padding: 6px; border: 1px solid #fecaca; border-radius: 6px; }
+.pg-error { color: #b91c1c; font-size: 13px; padding: 6px 8px; border: 1px solid #fecaca; border-radius: 6px;
+  background: rgba(254, 202, 202, 0.25); }
 .pg-del { background: rgba(220, 38, 38, 0.25); text-decoration: line-through; }
 .pg-ins { background: rgba(22, 163, 74, 0.3); text-decoration: none; }
 .pg-tokens { display: flex; flex-wrap: wrap; gap: 3px; font-family: ui-monospace, monospace; font-size: 12px; }
 .pg-chip { border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 3px; white-space: pre; }
 .pg-chip sub { color: #94a3b8; margin-left: 2px; }
 .pg-chip-special { background: #334155; color: #f8fafc; }
+.pg-token-view { font-family: ui-monospace, monospace; font-size: 13px; line-height: 2.1; white-space: pre-wrap; }
+.pg-t { position: relative; border-radius: 3px; padding: 1px 1px; cursor: pointer; }
+.pg-t-special { background: #334155 !important; color: #f8fafc; }
+.pg-p { font-size: 9px; color: var(--body-text-color-subdued); margin-left: 1px; }
+.pg-alt { display: none; position: absolute; z-index: 20; left: 0; top: 1.6em;
+  background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: 4px 6px; white-space: pre; font-size: 12px; line-height: 1.3; box-shadow: 0 4px 12px rgba(0,0,0,0.15); }
+.pg-alt table { border-collapse: collapse; } .pg-alt td { padding: 1px 6px; }
+.pg-alt tr.pg-picked { font-weight: 700; }
+.pg-t:hover .pg-alt, .pg-t:focus .pg-alt { display: block; }
+.pg-eos-chart { margin-top: 8px; }
 """

@@ -1,0 +1,160 @@
+"""The Compare tab: one conversation, two or three columns, each with its own template and settings.
+
+The columns are prepared first (so a bad column is refused before anything runs), then submitted to the
+engine together: on the local backend they decode in one batch, so three columns cost little more than
+one. Every column gets the same seed (empty box: one random seed for all, shown in each column's stats).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..errors import PlaygroundError
+from ..events import GenerationEvent, TokenInfo
+from ..prepare import BackendSpec, PreparedChat
+from ..settings import new_seed
+from . import views
+from .core import UPDATE_INTERVAL_S, Core, error_view
+from .inputs import ChatInputs, _number
+
+COLUMNS = 3
+COLUMN_FIELDS = ("template", "temperature", "repetition_penalty", "enable_thinking", "backend")
+
+
+@dataclass
+class _Column:
+    prepared: PreparedChat
+    text: str = ""
+    stats: str = "_waiting…_"
+    tokens: list[TokenInfo] | None = None
+    done: bool = False
+
+
+def column_key(field: str, index: int) -> str:
+    return f"{field}_{index}"
+
+
+class CompareHandlers:
+    def __init__(self, core: Core):
+        self.core = core
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def stop(self, request: gr.Request) -> None:
+        key = getattr(request, "session_hash", None) or "anonymous"
+        with self._lock:
+            event = self._cancels.get(key)
+        if event is not None:
+            event.set()
+
+    def _prepare(self, request: gr.Request, values: dict[str, Any]) -> tuple[list[PreparedChat], int]:
+        state = self.core.session(request)
+        message = (values.pop("compare_message", "") or "").strip()
+        if not message:
+            raise PlaygroundError("Type a message to compare.", hint="the same message goes to every column")
+        third = bool(values.pop("third", False))
+        seed_text = values.pop("seed", None)
+        columns = {i: {f: values.pop(column_key(f, i), None) for f in COLUMN_FIELDS} for i in range(1, COLUMNS + 1)}
+        seed = _number("seed", seed_text, int) if seed_text not in (None, "") else new_seed()
+        prepared = []
+        for index in range(1, (3 if third else 2) + 1):
+            column = columns[index]
+            remote = column["backend"] == "server"
+            inputs = ChatInputs.from_values(
+                {
+                    **values,
+                    "template": column["template"],
+                    "temperature": column["temperature"],
+                    "repetition_penalty": column["repetition_penalty"],
+                    "enable_thinking": column["enable_thinking"],
+                    "seed": seed,
+                    "backend": values.get("backend") if remote else "local",
+                }
+            )
+            if remote and inputs.spec() == BackendSpec():
+                raise PlaygroundError(
+                    f"column {index} asks for the server, but the model panel's backend is local",
+                    hint="choose openai or ollama and a server URL under 'Generation backend'",
+                )
+            try:
+                prepared.append(self.core.prepare_chat(state, inputs, [{"role": "user", "content": message}]))
+            except PlaygroundError as exc:
+                raise PlaygroundError(f"column {index}: {exc.message}", hint=exc.hint) from None
+        return prepared, seed
+
+    def run(self, request: gr.Request, **values: Any):
+        """Prepare every column, then stream them together. Outputs: per column (prompt, reply, stats, token
+        view) x 3, then the diff and the error box."""
+        try:
+            plans, _ = self._prepare(request, dict(values))
+        except PlaygroundError as exc:
+            yield (*[gr.skip()] * (4 * COLUMNS + 1), error_view(exc))
+            return
+        columns = [_Column(p, tokens=[]) for p in plans]
+        special = plans[0].loaded.special_tokens()
+        pieces = [views.split_pieces(p.text, special) for p in plans]
+        diff = views.diff_html(pieces[0], pieces[1], "column 1", "column 2", special)
+        if len(plans) > 2:
+            diff += views.diff_html(pieces[0], pieces[2], "column 1", "column 3", special)
+        prompts = [views.prompt_html(p, f"Column {i + 1}: the exact prompt") for i, p in enumerate(plans)]
+        key = getattr(request, "session_hash", None) or "anonymous"
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[key] = cancel
+
+        def pack(final: bool = False):
+            out: list[Any] = []
+            for index in range(COLUMNS):
+                if index < len(columns):
+                    c = columns[index]
+                    view = views.token_probs_html(c.tokens or [], note="") if final else gr.skip()
+                    out += [prompts[index], c.text, c.stats, view]
+                else:
+                    out += ["", "", "", ""]
+            return (*out, diff, "")
+
+        yield pack()
+        events: queue.Queue = queue.Queue()
+
+        def consume(index: int, prepared: PreparedChat) -> None:
+            try:
+                for event in self.core.engine.stream(prepared, cancel=cancel):
+                    events.put((index, event))
+            except PlaygroundError as exc:
+                events.put((index, exc))
+            except Exception as exc:  # reported in the column, never raised into the server
+                events.put((index, PlaygroundError(f"{type(exc).__name__}: {exc}")))
+            events.put((index, None))
+
+        threads = [threading.Thread(target=consume, args=(i, p), daemon=True) for i, p in enumerate(plans)]
+        for thread in threads:
+            thread.start()
+        remaining, last_push = len(plans), 0.0
+        try:
+            while remaining:
+                index, item = events.get()
+                column = columns[index]
+                if item is None:
+                    remaining -= 1
+                    column.done = True
+                elif isinstance(item, PlaygroundError):
+                    column.stats = views.error_html(item.message, item.hint)
+                else:
+                    event: GenerationEvent = item
+                    column.text += event.text
+                    column.tokens.extend(event.tokens)
+                    column.stats = views.stats_line(event) if event.done else views.progress_line(event)
+                now = time.monotonic()
+                if remaining and now - last_push >= UPDATE_INTERVAL_S:
+                    last_push = now
+                    yield pack()
+        finally:
+            if remaining:  # the page went away mid-run: stop the columns
+                cancel.set()
+        yield pack(final=True)

@@ -1,0 +1,171 @@
+"""The model panel: which model, which backend, which EOS tokens, which settings the next request uses.
+
+The panel always describes the session's model (the one the next request will use), never merely the
+one picked in the dropdown: a picked model is used after Load succeeds. A failed Load leaves the session
+on its previous model, puts that name back in the picker and says what went wrong in the panel.
+Empty number boxes mean "the model's default", shown as the box's placeholder; Load never overwrites a
+value the user typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..errors import PlaygroundError
+from ..prepare import resolve_settings
+from ..settings import DEFAULTABLE_FIELDS
+from . import views
+from .core import AUTO, Core
+from .inputs import ChatInputs
+
+#: The number boxes whose placeholders show the model's defaults, in the order of the load outputs.
+SETTING_BOXES = (
+    "temperature",
+    "top_p",
+    "min_p",
+    "top_k",
+    "repetition_penalty",
+    "repetition_context_size",
+    "max_tokens",
+)
+_SOURCE = {"model": "the model's generation_config.json", "family": "the family preset", "default": "default"}
+
+
+class PanelHandlers:
+    def __init__(self, core: Core):
+        self.core = core
+
+    # ------------------------------------------------------------------ description
+
+    def _describe(self, state, inputs: ChatInputs) -> tuple[str, Any]:
+        """Status Markdown and the template family (for the thinking / effort controls)."""
+        try:
+            backend = inputs.spec()
+            loaded = self.core.loaded(state, backend)
+        except PlaygroundError as exc:
+            return f"**Model:** {state.model} · ⚠ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), None
+        family = self.core.template_family(state, inputs.template, backend)
+        summary = loaded.summary(bool(inputs.wire_eos))
+        params = f"{loaded.num_parameters / 1e6:,.1f}M parameters · " if loaded.num_parameters else ""
+        lines = [
+            f"**Model:** `{loaded.name}` · {params}context {loaded.context_length:,} tokens · "
+            f"tokens from: {backend.describe()}",
+            f"**Family:** {summary['family']} (preset `{summary['preset']}`): {summary['reason']}",
+        ]
+        conversation = list(state.conversation) or [{"role": "user", "content": "Hello!"}]
+        try:
+            prepared = self.core.prepare_chat(state, inputs, conversation)
+        except PlaygroundError as exc:
+            lines.append(f"⚠ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            return "\n\n".join(lines), family
+        rendered = prepared.rendered
+        lines.append(f"**Template:** {rendered.template_name} ({rendered.source})")
+        wiring = "wired: the family's EOS tokens are added" if prepared.eos.wired else "wiring off: the tokenizer's own"
+        lines.append(f"**Stops on:** {' '.join(f'`{t}`' for t in prepared.eos.tokens) or '(nothing)'} ({wiring})")
+        settings = prepared.settings
+        shown = []
+        for name in sorted(DEFAULTABLE_FIELDS):
+            source = prepared.setting_sources.get(name, "default")
+            tag = "" if source == "you" else f" ({_SOURCE.get(source, source)})"
+            shown.append(f"{name} {getattr(settings, name)}{tag}")
+        lines.append("**Settings:** " + ", ".join(shown))
+        if prepared.request.template_kwargs:
+            kwargs = ", ".join(f"`{k}={v!r}`" for k, v in prepared.request.template_kwargs.items())
+            lines.append(f"**Template keywords:** {kwargs}")
+        if prepared.reasoning != "none" or prepared.tool_calls != "none":
+            lines.append(f"**Reply formats:** reasoning `{prepared.reasoning}`, tool calls `{prepared.tool_calls}`")
+        notes = [*loaded.detection.warnings, *prepared.warnings]
+        lines += [f"⚠ {n}" for n in dict.fromkeys(notes)]
+        return "\n\n".join(lines), family
+
+    @staticmethod
+    def _controls(family: Any) -> tuple[Any, Any]:
+        """Show the thinking toggle / effort choice only when the template's family declares them."""
+        thinking = family.control("thinking") if family is not None else None
+        effort = family.control("effort") if family is not None else None
+        thinking_update = gr.update(
+            visible=thinking is not None,
+            label=f"Enable thinking ({thinking.name})" if thinking is not None else "Enable thinking",
+            info=thinking.description if thinking is not None else None,
+        )
+        effort_update = gr.update(
+            visible=effort is not None,
+            choices=list(effort.choices) if effort is not None else [],
+            label=f"Reasoning effort ({effort.name})" if effort is not None else "Reasoning effort",
+        )
+        return thinking_update, effort_update
+
+    def describe(self, request: gr.Request, model: str | None = None, **values: Any) -> tuple:
+        """Re-describe after any panel change (outputs: status, thinking toggle, effort choice)."""
+        state = self.core.session(request)
+        inputs = ChatInputs.from_values(values)
+        status, family = self._describe(state, inputs)
+        notice = ""
+        picked = (model or "").strip()
+        if picked and picked != state.model:
+            notice = f"**{picked}** is picked but not loaded: requests still use `{state.model}`. Click Load.\n\n"
+        return notice + status, *self._controls(family)
+
+    # ------------------------------------------------------------------ loading
+
+    def _placeholders(self, state, inputs: ChatInputs) -> list[Any]:
+        try:
+            loaded = self.core.loaded(state, inputs.spec())
+        except PlaygroundError:
+            return [gr.skip() for _ in SETTING_BOXES]
+        defaults, sources = resolve_settings(loaded, None)
+        out = []
+        for name in SETTING_BOXES:
+            source = {"model": "the model's", "family": "the family's"}.get(sources.get(name), "")
+            out.append(gr.update(placeholder=f"{getattr(defaults, name)} ({source + ' ' if source else ''}default)"))
+        return out
+
+    def load(self, request: gr.Request, model: str, **values: Any) -> tuple:
+        """Load ``model`` for this session. Outputs: picker, status, template choices, the setting boxes'
+        placeholders, thinking toggle, effort choice."""
+        state = self.core.session(request)
+        inputs = ChatInputs.from_values(values)
+        wanted = (model or "").strip() or self.core.default_model
+        try:
+            backend = inputs.spec()
+            self.core.engine.load(wanted, weights=not backend.remote)
+        except PlaygroundError as exc:
+            status, family = self._describe(state, inputs)
+            failed = views.error_html(f"Could not load {wanted}: {exc.message}", exc.hint)
+            return (
+                gr.update(value=state.model),
+                f"{failed}\n\nStill using the previous model.\n\n{status}",
+                gr.skip(),
+                *[gr.skip() for _ in SETTING_BOXES],
+                *self._controls(family),
+            )
+        state.model = wanted
+        loaded = self.core.loaded(state, backend)
+        template = inputs.template if inputs.template not in ("model",) or loaded.metadata.own_template else AUTO
+        choices = self.core.template_choices(loaded, state.custom_template)
+        status, family = self._describe(state, ChatInputs.from_values({**values, "template": template}))
+        known = self.core.model_choices()
+        return (
+            gr.update(value=wanted, choices=known + ([wanted] if wanted not in known else [])),
+            status,
+            gr.update(choices=choices, value=template),
+            *self._placeholders(state, inputs),
+            *self._controls(family),
+        )
+
+    def page_load(self, request: gr.Request, **values: Any) -> tuple:
+        """The first view of a session: its model loaded and described."""
+        state = self.core.session(request)
+        return self.load(request, state.model or self.core.default_model, **values)
+
+    def test_connection(self, request: gr.Request, **values: Any) -> str:
+        """Ask the chosen backend what it reports about itself (no secret is ever shown)."""
+        inputs = ChatInputs.from_values(values)
+        try:
+            report = self.core.engine.backend(inputs.spec()).check()
+        except PlaygroundError as exc:
+            return views.error_html(exc.message, exc.hint)
+        rows = "".join(f"<li><b>{views.esc(k)}</b>: {views.esc(v)}</li>" for k, v in report.items())
+        return f'<div class="pg-meta">Connected.</div><ul class="pg-meta">{rows}</ul>'
