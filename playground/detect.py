@@ -24,7 +24,6 @@ from .errors import DetectionError
 from .families import Family, FamilyRegistry, registry
 from .vision.config import read_preprocessor, vision_evidence
 
-TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SIZE_HINT_RE = re.compile(r"(?<![\d.])(7|13|70)b\b")
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Why a reply ended: a stop token or stop string, the token limit, the user, or a failure.
-FINISH_REASONS = ("stop", "length", "cancelled", "error")
-
 
 @dataclass(frozen=True)
 class TokenAlternative:
@@ -55,7 +52,8 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class GenerationEvent:
-    """One step of a reply; the last one has ``finish_reason`` set.
+    """One step of a reply; the last one has ``finish_reason`` set: ``stop`` (an EOS token or a stop string,
+    named in ``stop_token``), ``length`` (the token limit) or ``cancelled`` (Stop, or the caller went away).
 
     ``status`` tells where the request is: ``queued`` (waiting for a free batch slot, at
     ``queue_position``), ``prefill`` (its prompt is being processed), ``generating``, or ``done``.

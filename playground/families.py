@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .errors import PresetError
 from .settings import DEFAULTABLE_FIELDS, check_value

@@ -1,5 +1,7 @@
 """Load MLX models with mlx-lm, wire the family's EOS tokens, and keep a small cache.
 
+Vision-language models (detection says ``vision``) load with mlx-vlm instead: see :mod:`playground.vision`.
+
 ``load_model`` accepts a local folder or a Hub repo id (downloaded with ``huggingface_hub``, which
 respects ``HF_HUB_OFFLINE``). Failures are diagnosed into :class:`ModelLoadError` with a hint a user can
 act on.
@@ -63,6 +65,7 @@ class LoadedModel:
     load_seconds: float
     serial: int = field(default_factory=lambda: next(_SERIALS))
     notes: tuple[str, ...] = field(default_factory=tuple)
+    vision: Any = None  # a playground.vision.runtime.VisionRuntime for vision-language models (mlx-vlm)
     _weight_bytes: int | None = field(default=None, repr=False)
     _special: tuple[str, ...] | None = field(default=None, repr=False)
 
@@ -159,6 +162,7 @@ class LoadedModel:
             "num_parameters": self.num_parameters,
             "load_seconds": round(self.load_seconds, 3),
             "weights_loaded": self.has_weights,
+            "vision": self.detection.vision,
             "warnings": list(self.detection.warnings) + list(self.notes) + list(eos.notes),
         }
 
@@ -246,11 +250,6 @@ def check_model_folder(path: Path, name: str, *, weights: bool = True) -> ModelM
         meta = read_metadata(path, name=name)
     except DetectionError as exc:
         raise ModelLoadError(exc.message, hint=exc.hint) from None
-    if "vision_config" in meta.config:
-        raise ModelLoadError(
-            f"{name} is a vision-language model (its config has vision_config); mlx-lm loads text-only models",
-            hint="use mlx-vlm for vision models (pip install mlx-vlm), or pick a text model",
-        )
     if weights and not any(path.glob("*.safetensors")):
         raise ModelLoadError(
             f"{name} has no weights (*.safetensors) in {path}",
@@ -311,6 +310,10 @@ def load_model(model: str | Path, *, weights: bool = True, allow_download: bool 
     path, name = resolve_model(model, allow_download=allow_download)
     meta = check_model_folder(path, name, weights=weights)
     detection = detect_metadata(meta)
+    if detection.vision:  # vision-language models load with mlx-vlm (the 'vision' extra)
+        from .vision.runtime import load_vision_model
+
+        return load_vision_model(path, name, meta, detection, weights=weights, started=started)
     mlx_model = None
     try:
         from mlx_lm.utils import get_total_parameters, load_tokenizer

@@ -116,6 +116,56 @@ def verify(folder: Path, template: str) -> str:
     return rendered
 
 
+@dataclass
+class VisionConfigReport:
+    """What ``fix-template --vision-config`` wrote (or would write) into config.json."""
+
+    folder: Path
+    repairs: list = field(default_factory=list)  # playground.vision.config.ConfigRepair
+    backups: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "folder": str(self.folder),
+            "vision_config": [r.to_dict() for r in self.repairs],
+            "changed": ["config.json"] if self.repairs else [],
+            "backups": self.backups,
+            "dry_run": self.dry_run,
+        }
+
+
+def fix_vision_config(folder: str | Path, *, dry_run: bool = False) -> VisionConfigReport:
+    """Write the ``vision_config`` fields config.json lacks (patch_size, ...) from preprocessor_config.json
+    or the family's known value, with a backup; verified by planning again (nothing may be left)."""
+    from .vision.config import mlx_vlm_vision_defaults, plan_repairs, read_preprocessor, repaired_config
+
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ModelLoadError(f"{folder} has no config.json", hint="give the folder of a vision-language model")
+    try:
+        config = read_json(path)
+    except DetectionError as exc:
+        raise ModelLoadError(exc.message, hint=exc.hint) from None
+    if not isinstance(config.get("vision_config"), dict):
+        raise ModelLoadError(
+            f"{folder} is not a vision-language model (config.json has no vision_config)",
+            hint="--vision-config repairs vision models; use --preset or --template for the chat template",
+        )
+    preprocessor = read_preprocessor(folder)
+    defaults = mlx_vlm_vision_defaults(config)
+    repairs = plan_repairs(config, preprocessor, defaults, only_if_different=False)
+    report = VisionConfigReport(folder=folder, repairs=repairs, dry_run=dry_run)
+    if dry_run or not repairs:
+        return report
+    report.backups.append(_backup(path).name)
+    path.write_text(_json_text(repaired_config(config, repairs)), encoding="utf-8")
+    if plan_repairs(read_json(path), preprocessor, defaults, only_if_different=False):
+        raise ModelLoadError(f"config.json in {folder} still lacks vision_config fields after the repair")
+    return report
+
+
 def fix_template(
     folder: str | Path, template: str, *, eos: list[str] | None = None, dry_run: bool = False
 ) -> RepairReport:

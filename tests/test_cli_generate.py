@@ -61,7 +61,9 @@ def broken_models(tmp_path):
     (no_tokenizer / "tokenizer.json").unlink()
     vision = tmp_path / "vision"
     shutil.copytree(DEMO_MODEL, vision)
-    (vision / "config.json").write_text(json.dumps({**config, "vision_config": {"hidden_size": 8}}))
+    # a vision model of a type mlx-vlm does not know (without mlx-vlm installed: the install hint)
+    vision_config = {**config, "model_type": "transmogrifier_vl", "vision_config": {"hidden_size": 8}}
+    (vision / "config.json").write_text(json.dumps(vision_config))
     return {p.name: str(p) for p in (no_weights, bad_config, corrupt, unknown_type, no_tokenizer, vision)}
 
 
