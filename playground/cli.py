@@ -465,7 +465,9 @@ def cmd_fix_template(args: argparse.Namespace) -> int:
     elif not (args.preset or args.template):
         raise PlaygroundError("fix-template needs --preset, --template or --vision-config", hint="see --help")
     template = _read_text_file(args.template, "template file") if args.template else get_family(args.preset).template
-    report = fix_template(args.model_dir, template, eos=args.eos, dry_run=args.dry_run)
+    if args.eos and args.keep_eos:
+        raise PlaygroundError("--eos and --keep-eos contradict each other", hint="use one of them")
+    report = fix_template(args.model_dir, template, eos=args.eos, keep_eos=args.keep_eos, dry_run=args.dry_run)
     if args.json:
         _print_json(report.to_dict())
         return 0
@@ -717,7 +719,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the vision_config fields mlx-vlm would otherwise default (patch_size, ...) into config.json",
     )
-    p.add_argument("--eos", nargs="+", metavar="TOKEN", help="also set generation_config.json eos_token_id")
+    p.add_argument(
+        "--eos",
+        nargs="+",
+        metavar="TOKEN",
+        help="the EOS tokens for generation_config.json (default: the family's EOS tokens in the vocabulary)",
+    )
+    p.add_argument("--keep-eos", action="store_true", help="leave generation_config.json's eos_token_id alone")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_fix_template)
