@@ -380,6 +380,88 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import threading
+
+    from .engine import Engine
+    from .messages import load_messages
+    from .settings import new_seed
+
+    settings = _settings_from_args(args)
+    columns = list(args.columns or [])
+    if len(columns) < 2:
+        raise PlaygroundError(
+            "compare needs at least two columns", hint="e.g. --preset chatml --preset llama2 (or --template FILE)"
+        )
+    if args.prompt is not None and not args.prompt.strip():
+        raise PlaygroundError("--prompt is empty", hint="give the text of the user message, e.g. --prompt 'Hello!'")
+    messages = load_messages(args.messages) if args.messages else [{"role": "user", "content": args.prompt}]
+    if args.system is not None:
+        messages = [m for m in messages if m["role"] != "system"]
+        messages.insert(0, {"role": "system", "content": args.system})
+    if settings.seed is None:  # one seed for every column, reported
+        import dataclasses
+
+        settings = dataclasses.replace(settings, seed=new_seed())
+    args.template = None
+    args.preset = None
+    base = _request_from_args(args, messages, settings=settings).replace(wire_eos=not args.no_eos_wiring)
+    engine = Engine(backend=_backend_spec(args))
+    loaded = engine.load(args.model)
+    prepared = []
+    for kind, value in columns:
+        if kind == "preset":
+            request = base.replace(template=value)
+        else:
+            request = base.replace(template="custom", custom_template=_read_text_file(value, "template file"))
+        try:
+            prepared.append(engine.prepare(loaded, request))
+        except PlaygroundError as exc:
+            raise PlaygroundError(f"column {value}: {exc.message}", hint=exc.hint) from None
+    results: list = [None] * len(prepared)
+    failures: list = [None] * len(prepared)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = engine.generate(prepared[index])
+        except PlaygroundError as exc:
+            failures[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prepared))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    out = []
+    for (kind, value), plan, result in zip(columns, prepared, results):
+        out.append(
+            {
+                kind: value,
+                "prompt": plan.text,
+                "text": result.text,
+                **result.final.stats(),
+                "warnings": list(plan.warnings),
+            }
+        )
+    if args.json:
+        _print_json({"model": loaded.name, "columns": out})
+        return 0
+    for index, column in enumerate(out, start=1):
+        name = column.get("preset") or column.get("template")
+        stop = f" ({column['stop_token']})" if column["stop_token"] else ""
+        print(f"== column {index}: {name} ==")
+        _out(f"-- prompt ({column['prompt_tokens']} tokens) --\n{column['prompt']}\n-- reply --\n{column['text']}\n")
+        print(
+            f"[{column['finish_reason']}{stop}; {column['generation_tokens']} tokens, ttft {column['ttft_s']:.3f} s, "
+            f"{column['generation_tps']:.1f} tok/s, batch of {column['batch_size']}, seed {column['seed']}]"
+        )
+        _warn(column["warnings"])
+    return 0
+
+
 def _has_parsing() -> bool:
     import importlib.util
 
@@ -537,6 +619,32 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 
 
+def _sampling_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temp", type=float, help="temperature (0 = greedy)")
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--min-p", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--repetition-penalty", type=float)
+    p.add_argument("--repetition-context-size", type=int)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--frequency-penalty", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--seed", type=int, help="the seed (default: a random one, reported so the run can be repeated)")
+    p.add_argument("--stop", nargs="+", metavar="STR", help="stop strings (not included in the reply)")
+    p.add_argument(
+        "--no-eos-wiring", action="store_true", help="use only the tokenizer's own EOS (to see why wiring matters)"
+    )
+
+
+class _Column(argparse.Action):
+    """--preset / --template for compare: columns in the order given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 - argparse's signature
+        columns = list(getattr(namespace, self.dest, None) or [])
+        columns.append(("preset" if option_string == "--preset" else "template", values))
+        setattr(namespace, self.dest, columns)
+
+
 def _template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tools", metavar="FILE.json", help="a JSON list of function schemas the template declares")
     p.add_argument(
@@ -691,23 +799,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --json: each generated token's log-probability and its N best alternatives",
     )
-    p.add_argument("--temp", type=float, help="temperature (0 = greedy)")
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--min-p", type=float)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--repetition-penalty", type=float)
-    p.add_argument("--repetition-context-size", type=int)
-    p.add_argument("--presence-penalty", type=float)
-    p.add_argument("--frequency-penalty", type=float)
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--stop", nargs="+", metavar="STR", help="stop strings (not included in the reply)")
-    p.add_argument(
-        "--no-eos-wiring", action="store_true", help="use only the tokenizer's own EOS (to see why wiring matters)"
-    )
+    _sampling_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with the prompt, text and stats last")
     _backend_options(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "compare", help="run one conversation through several templates at once (one batch) and compare"
+    )
+    p.add_argument("--model", default="demo", help="a model folder, a Hub id, or 'demo' (the bundled demo model)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt", help="the user message")
+    src.add_argument("--messages", help="JSON file with [{role, content}, ...]; '-' reads stdin")
+    p.add_argument("--system", help="a system prompt")
+    p.add_argument(
+        "--preset", action=_Column, dest="columns", metavar="NAME", help="a column rendered with this preset (repeat)"
+    )
+    p.add_argument(
+        "--template", action=_Column, dest="columns", metavar="FILE", help="a column rendered with this template file"
+    )
+    p.add_argument("--system-strategy", choices=SYSTEM_STRATEGIES, default=DEFAULT_SYSTEM_STRATEGY)
+    _template_options(p)
+    _sampling_options(p)
+    p.add_argument("--json", action="store_true", help='print {"columns": [...]} as one JSON object')
+    _backend_options(p)
+    p.set_defaults(func=cmd_compare, continue_final=False)
 
     p = sub.add_parser("fix-template", help="write a chat template (and EOS ids) into a model folder, with backups")
     p.add_argument("model_dir", metavar="MODEL_DIR")

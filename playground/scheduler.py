@@ -607,7 +607,7 @@ class Scheduler:
                     self._fail(ticket, exc)
                 continue
             for ticket, kind, payload in results:
-                ticket.batch_size = size
+                ticket.batch_size = max(ticket.batch_size, size)  # the largest batch it decoded in
                 if kind == "token":
                     self._on_token(ticket, unit, *payload)
         self._close_idle()
