@@ -1,0 +1,55 @@
+"""Hub failures become one clear error each (the Hub cannot be reached here, so its errors are simulated:
+the one thing these tests mock)."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.errors import ModelLoadError
+from playground.models import resolve_model
+
+
+def _raise(exc: Exception):
+    """snapshot_download: not in the local cache, and the download fails with ``exc``."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def download(*args, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise LocalEntryNotFoundError("not cached")
+        raise exc
+
+    return download
+
+
+def _response(status: int):
+    import httpx
+
+    return httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/api/models/x"))
+
+
+@pytest.mark.parametrize(
+    ("make", "message", "hint"),
+    [
+        (lambda e: e.GatedRepoError("gated", response=_response(403)), "is gated on the Hugging Face Hub", "hf auth login"),
+        (lambda e: e.RepositoryNotFoundError("missing", response=_response(404)), "does not exist on the Hugging Face Hub",
+         "check the spelling"),
+        (lambda e: e.LocalEntryNotFoundError("offline"), "the Hugging Face Hub is not reachable", "network connection"),
+        (lambda e: OSError("disk full"), "could not download org/model: OSError: disk full", "network connection"),
+    ],
+)
+def test_download_failures_are_one_clear_error(monkeypatch, hf_cache, make, message, hint):
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _raise(make(errors)))
+    with pytest.raises(ModelLoadError) as info:
+        resolve_model("org/model")
+    assert message in info.value.message and hint in (info.value.hint or "")
+
+
+def test_offline_and_uncached_says_so(hf_cache, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache and downloads are off"):
+        resolve_model("org/uncached-model")
