@@ -265,12 +265,37 @@ def cmd_presets(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([f.summary() for f in families])
         return 0
+    if args.markdown:
+        _out(presets_markdown(families))
+        return 0
     width = max(len(f.name) for f in families)
     print(f"{'preset':<{width}}  {'system':<6}  eos tokens / reference")
     for f in families:
         system = "yes" if f.system_role else "no"
         print(f"{f.name:<{width}}  {system:<6}  {', '.join(f.eos_tokens) or '(tokenizer)'}  [{f.reference}]")
     return 0
+
+
+def presets_markdown(families: list) -> str:
+    """The README's preset table, generated from the preset files."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = [
+        "| preset | reproduces | system role | EOS tokens | defaults | thinking / tool calls | keywords |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in families:
+        eos = " ".join(f"`{cell(t)}`" for t in f.eos_tokens) or "(the tokenizer's)"
+        defaults = ", ".join(f"{k} {v}" for k, v in f.defaults.items()) or "-"
+        formats = f"{f.reasoning} / {f.tool_calls}" if (f.reasoning, f.tool_calls) != ("none", "none") else "-"
+        keywords = ", ".join(f"`{k.name}`" for k in f.kwargs) or "-"
+        system = "yes" if f.system_role else "no (merge/drop/strict)"
+        rows.append(
+            f"| `{f.name}` | {cell(f.reference) or '-'} | {system} | {eos} | {defaults} | {formats} | {keywords} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def _settings_from_args(args: argparse.Namespace):
@@ -329,7 +354,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         _warn(warnings)
         for line in prepared.vision.describe() if prepared.vision is not None else ():
             print(f"note: {line}", file=sys.stderr)
-    parser = prepared.parser() if not prepared.raw and _has_parsing() else None
+    parser = prepared.parser() if not prepared.raw else None
     parts, tokens, final = [], [], None
     for event in engine.stream(prepared):
         parts.append(event.text)
@@ -460,12 +485,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         _warn(column["warnings"])
     return 0
-
-
-def _has_parsing() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("playground.parsing") is not None
 
 
 def _parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -864,7 +883,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("presets", help="list the family presets")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json", action="store_true", help="each preset with its keywords, EOS tokens, reply formats and source"
+    )
+    p.add_argument("--markdown", action="store_true", help="the README's preset table")
     p.set_defaults(func=cmd_presets)
     return parser
 
