@@ -706,8 +706,9 @@ def _backend_spec(args: argparse.Namespace):
     if kind == "local":
         given = [f"--{n.replace('_', '-')}" for n in ("base_url", "api_key", "served_model") if getattr(args, n, None)]
         if given:
+            verb = "needs" if len(given) == 1 else "need"
             raise PlaygroundError(
-                f"{', '.join(given)} need a server backend", hint="add --backend openai or --backend ollama"
+                f"{', '.join(given)} {verb} a server backend", hint="add --backend openai or --backend ollama"
             )
         return BackendSpec()
     key = getattr(args, "api_key", None) or os.environ.get(API_KEY_ENV) or None
