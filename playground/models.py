@@ -191,8 +191,11 @@ def _offline() -> bool:
         return False
 
 
-def resolve_model(model: str | Path, *, allow_download: bool = True) -> tuple[Path, str]:
-    """A folder for ``model``: the demo alias, a local path, a cached Hub id, or a fresh download."""
+def resolve_model(model: str | Path, *, allow_download: bool = True, weights: bool = True) -> tuple[Path, str]:
+    """A folder for ``model``: the demo alias, a local path, a cached Hub id, or a fresh download.
+
+    ``weights=False`` (the model is served elsewhere) downloads only the metadata and tokenizer files.
+    """
     text = str(model).strip()
     if not text:
         raise ModelLoadError("no model given", hint=f"pass a folder, a Hub id, or '{DEMO_MODEL_ALIAS}'")
@@ -217,7 +220,8 @@ def resolve_model(model: str | Path, *, allow_download: bool = True) -> tuple[Pa
             "and pass its folder",
         )
     try:
-        folder = snapshot_download(text, allow_patterns=_DOWNLOAD_PATTERNS, cache_dir=hub_cache_dir())
+        patterns = _DOWNLOAD_PATTERNS if weights else [p for p in _DOWNLOAD_PATTERNS if p != "*.safetensors"]
+        folder = snapshot_download(text, allow_patterns=patterns, cache_dir=hub_cache_dir())
     except GatedRepoError:
         raise ModelLoadError(
             f"{text} is gated on the Hugging Face Hub", hint="accept its license on the Hub and run: hf auth login"
@@ -307,7 +311,7 @@ def load_model(model: str | Path, *, weights: bool = True, allow_download: bool 
     """
     ensure_fast_blas()
     started = time.perf_counter()
-    path, name = resolve_model(model, allow_download=allow_download)
+    path, name = resolve_model(model, allow_download=allow_download, weights=weights)
     meta = check_model_folder(path, name, weights=weights)
     detection = detect_metadata(meta)
     if detection.vision:  # vision-language models load with mlx-vlm (the 'vision' extra)

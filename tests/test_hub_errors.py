@@ -53,3 +53,28 @@ def test_offline_and_uncached_says_so(hf_cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache and downloads are off"):
         resolve_model("org/uncached-model")
+
+
+def test_a_model_served_elsewhere_downloads_no_weights(monkeypatch, hf_cache):
+    """With a server backend only the metadata and tokenizer are needed: never the *.safetensors."""
+    import huggingface_hub
+
+    seen = {}
+
+    def download(repo_id, *, local_files_only=False, allow_patterns=None, **kwargs):
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        if local_files_only:
+            raise LocalEntryNotFoundError("not cached")
+        seen["patterns"] = allow_patterns
+        raise OSError("stop here")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    with pytest.raises(ModelLoadError):
+        resolve_model("org/huge-model", weights=False)
+    assert "*.safetensors" not in seen["patterns"] and "*.json" in seen["patterns"]
+    with pytest.raises(ModelLoadError):
+        resolve_model("org/huge-model")
+    assert "*.safetensors" in seen["patterns"]
