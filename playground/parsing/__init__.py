@@ -1,0 +1,27 @@
+"""Split a model's (streamed) reply into reasoning, answer text and tool calls, per model-family output format.
+
+Pure Python (stdlib only): no Gradio, mlx or mlx-lm. See `reasoning` and `tools` for the formats, `ReplyParser` for
+the streaming rules.
+
+    >>> parse_reply("<think>\\nhm\\n</think>\\n\\nHi!", "think").content
+    'Hi!'
+"""
+
+from .reasoning import REASONING_FORMATS, reasoning_open
+from .reply import JSON_STRING_ARGUMENTS, ReplyParser, parse_reply, render_parts_for_history
+from .tools import TOOL_CALL_FORMATS
+from .types import Delta, ParsedReply, ToolCall, join_deltas
+
+__all__ = [
+    "JSON_STRING_ARGUMENTS",
+    "REASONING_FORMATS",
+    "TOOL_CALL_FORMATS",
+    "Delta",
+    "ParsedReply",
+    "ReplyParser",
+    "ToolCall",
+    "join_deltas",
+    "parse_reply",
+    "reasoning_open",
+    "render_parts_for_history",
+]
