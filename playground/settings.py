@@ -71,10 +71,12 @@ def check_value(name: str, value: Any) -> float | int:
                 hint=f"set {name} to a number",
             )
     if isinstance(value, float) and not math.isfinite(value):
-        raise SettingsError(f"{name} must be {_describe_range(name)}, got {value!r}")
+        raise SettingsError(f"{name} must be {_describe_range(name)}, got {value!r}", hint=f"set {name} to a number")
     if kind is int:
         if float(value) != int(value):
-            raise SettingsError(f"{name} must be {_describe_range(name)}, got {value!r}")
+            raise SettingsError(
+                f"{name} must be {_describe_range(name)}, got {value!r}", hint=f"use a whole number for {name}"
+            )
         value = int(value)
     else:
         value = float(value)
@@ -127,11 +129,18 @@ class GenerationSettings:
         stop = tuple(stop or ())
         for item in stop:
             if not isinstance(item, str) or not item:
-                raise SettingsError(f"stop strings must be non-empty text, got {item!r}")
+                raise SettingsError(
+                    f"stop strings must be non-empty text, got {item!r}", hint="remove the empty stop string"
+                )
             if len(item) > MAX_STOP_LENGTH:
-                raise SettingsError(f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}")
+                raise SettingsError(
+                    f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}",
+                    hint="use a shorter stop string",
+                )
         if len(stop) > MAX_STOP_STRINGS:
-            raise SettingsError(f"{len(stop)} stop strings given; the limit is {MAX_STOP_STRINGS}")
+            raise SettingsError(
+                f"{len(stop)} stop strings given; the limit is {MAX_STOP_STRINGS}", hint="keep the ones that matter"
+            )
         object.__setattr__(self, "stop", stop)
 
     def resolve(self, defaults: Mapping[str, Any] | None = None) -> GenerationSettings:

@@ -151,3 +151,60 @@ def test_busy_port_is_one_clear_line():
         port = busy.getsockname()[1]
         code, _, err = run("serve", "--port", str(port))
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_generate_logprobs_json_shape():
+    code, out, err = run("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--logprobs", "3", "--json")
+    assert code == 0, err
+    data = json.loads(out.strip().splitlines()[-1])
+    tokens = data["tokens"]
+    assert tokens[-1]["text"] == "<|im_end|>" and tokens[-1]["id"] == tokens[-1]["top"][0]["id"]
+    assert "".join(t["text"] for t in tokens[:-1]) == data["text"]
+    for token in tokens:
+        assert set(token) == {"text", "id", "logprob", "top", "eos_logprob"}
+        assert len(token["top"]) == 3 and [t["logprob"] for t in token["top"]] == sorted(
+            (t["logprob"] for t in token["top"]), reverse=True
+        )
+        assert set(token["top"][0]) == {"text", "id", "logprob"}
+    assert data["content"] == data["text"] and data["reasoning"] is None and data["tool_calls"] == []
+
+
+def test_generate_raw_sends_the_text_byte_for_byte():
+    from playground.engine import Engine
+    from playground.prepare import ChatRequest
+
+    text = "<|im_start|>user\nWhat is 4 + 5?<|im_end|>\n<|im_start|>assistant\n"
+    code, out, err = run("generate", "--raw", "--prompt", text, "--temp", "0", "--max-tokens", "30", "--json")
+    assert code == 0, err
+    data = json.loads(out.strip().splitlines()[-1])
+    assert data["prompt"] == text and data["template_source"] == "raw" and data["bos_added"] is False
+    assert any("no template and no BOS token added" in w for w in data["warnings"])
+    engine = Engine()
+    loaded = engine.load("demo")
+    prepared = engine.prepare(loaded, ChatRequest(raw_prompt=text))
+    assert list(prepared.token_ids) == loaded.tokenizer.encode(text, add_special_tokens=False)
+    chat = engine.prepare(loaded, ChatRequest(messages=({"role": "user", "content": "What is 4 + 5?"},)))
+    assert chat.text == text  # raw mode with the rendered text: the same bytes as the chat path
+    assert data["text"] and "9" in data["text"]
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--prompt", ""], "--prompt is empty"),
+        (["--prompt", "hi", "--stop", ""], "stop strings must be non-empty"),
+        (["--raw", "--messages", "x.json"], "--raw sends one text exactly as given"),
+        (["--prompt", "hi", "--logprobs", "50"], "argument --logprobs: must be at least 0 and at most 20"),
+        (["--prompt", "hi", "--max-tokens", "lots"], "argument --max-tokens: invalid int value"),
+    ],
+)
+def test_generate_argument_errors_are_one_line_with_a_hint(args, pattern):
+    code, out, err = run("generate", *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err and out == "", err
+    assert pattern in lines[-2] and lines[-2].startswith("error: ") and lines[-1].startswith("hint: "), err
+
+
+def test_generate_prints_warnings_without_json():
+    code, _, err = run("generate", "--prompt", "Hi", "--temp", "0", "--max-tokens", "600")
+    assert code == 0 and "warning: the model has no chat template" in err and "max tokens lowered" in err

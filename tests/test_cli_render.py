@@ -71,7 +71,7 @@ def test_render_with_model_folder_and_custom_template(model_dir, messages_file, 
 @pytest.mark.parametrize(
     ("args", "messages", "pattern"),
     [
-        (["--preset", "llama4"], [{"role": "user", "content": "x"}], "unknown preset 'llama4'.*\nhint: valid presets: .*chatml"),
+        (["--preset", "llama9"], [{"role": "user", "content": "x"}], "unknown preset 'llama9'.*\nhint: valid presets: .*chatml"),
         (["--preset", "chatml"], {"role": "user"}, "must be a JSON list"),
         (["--preset", "chatml"], "[{\"role\": \"user\", ", "not valid JSON"),
         (["--preset", "chatml"], [{"role": "wizard", "content": "x"}], "unknown role 'wizard'"),
@@ -109,3 +109,59 @@ def test_detect_and_presets_json(model_dir):
     assert presets["gemma"]["system_role"] is False and presets["qwen2.5"]["defaults"]["repetition_penalty"] == 1.2
     code, out, err = run(["detect", "/no/such/model"])
     assert code == 2 and err.startswith("error: ")
+
+
+def test_tools_template_kwargs_and_a_pinned_clock(tmp_path, messages_file, capsysbinary):
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]))
+    chat = messages_file([{"role": "user", "content": "Weather in Paris?"}])
+    assert main(["render", "--preset", "qwen3", "--messages", chat, "--tools", str(tools),
+                 "--template-kwargs", '{"enable_thinking": false}']) == 0
+    out = capsysbinary.readouterr().out.decode("utf-8")
+    assert "<tools>" in out and '"name": "get_weather"' in out
+    assert out.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert main(["render", "--preset", "gpt-oss", "--messages", chat, "--now", "2026-01-15T09:30:00",
+                 "--template-kwargs", '{"reasoning_effort": "high"}']) == 0
+    out = capsysbinary.readouterr().out.decode("utf-8")
+    assert "Current date: 2026-01-15" in out and "Reasoning: high" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--template-kwargs", "{nope"], r"--template-kwargs is not valid JSON.*\nhint: give a JSON object"),
+        (["--template-kwargs", "[1, 2]"], r"--template-kwargs must be a JSON object, got list"),
+        (["--template-kwargs", '{"messages": 1}'], r"template keyword 'messages' is set by the playground itself"),
+        (["--template-kwargs", '{"enable_thinking": "no"}'], r"enable_thinking must be true or false"),
+        (["--now", "yesterday"], r"--now must look like YYYY-MM-DDTHH:MM:SS"),
+        (["--tools", "/no/such/tools.json"], r"tools file /no/such/tools.json does not exist"),
+        (["--model", "demo", "--preset", "chatml"], r"argument --preset: not allowed with argument --model"),
+    ],
+)
+def test_template_option_errors_are_one_line(messages_file, args, pattern):
+    import re
+
+    chat = messages_file([{"role": "user", "content": "x"}])
+    preset = [] if "--model" in args else ["--preset", "qwen3"]
+    code, out, err = run(["render", *preset, *args, "--messages", chat])
+    assert code == 2 and out == "" and re.search(pattern, err), err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: ")
+
+
+def test_render_accepts_the_demo_alias_and_detect_refuses_a_folder_without_config(tmp_path, messages_file, capsys):
+    assert main(["render", "--model", "demo", "--messages", messages_file([{"role": "user", "content": "Hi"}])]) == 0
+    assert capsys.readouterr().out == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    assert main(["detect", "demo"]) == 0
+    assert "chatml" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["detect", str(empty)]) == 2
+    assert "has no config.json" in capsys.readouterr().err
+
+
+def test_detect_prints_warnings_on_stderr(capfd):
+    assert main(["detect", "demo"]) == 0
+    out, err = capfd.readouterr()
+    assert "warning:" not in out and "warning: the model has no chat template" in err
