@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .backends import Backend, make_backend
+from .errors import BackendError
 from .events import GenerationEvent, GenerationResult, collect
 from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache
 from .prepare import BackendSpec, ChatRequest, PreparedChat, prepare
@@ -72,7 +73,13 @@ class Engine:
         cache: PromptCacheState | None = None,
     ) -> Iterator[GenerationEvent]:
         """Layer 2: the typed events of the reply, from the request's backend."""
-        return self.backend(prepared.request.backend).stream(prepared, cancel=cancel, cache=cache)
+        spec = prepared.request.backend or self.default_backend
+        if spec.remote and getattr(prepared, "vision", None) is not None:
+            raise BackendError(
+                "images need the local backend: a server would get the prompt text without the images",
+                hint="choose 'local' under Generation backend (or drop --backend), or remove the images",
+            )
+        return self.backend(spec).stream(prepared, cancel=cancel, cache=cache)
 
     def generate(self, prepared: PreparedChat, **kwargs) -> GenerationResult:
         """Layer 3: the whole reply."""

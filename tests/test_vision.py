@@ -359,3 +359,15 @@ def test_cli_detect_and_fix_template_vision_config(capfd, vision_models, tmp_pat
     assert code == 0 and out.strip() == "vision_config: nothing to repair"
     code, _, err = cli(capfd, "fix-template", folder)
     one_error(code, err, "needs --preset, --template or --vision-config")
+
+
+def test_images_are_refused_on_a_server_backend(vengine, full, vision_models):
+    """A server would get the expanded prompt text without the images: refuse, do not degrade silently."""
+    from playground.errors import BackendError
+    from playground.prepare import BackendSpec
+
+    prepared = vengine.prepare(
+        full, ask([vision_models["red"]], backend=BackendSpec(kind="openai", base_url="http://127.0.0.1:9/v1"))
+    )
+    with pytest.raises(BackendError, match="images need the local backend"):
+        vengine.generate(prepared)
