@@ -229,12 +229,13 @@ class _BatchUnit:
         self.generator.close()
 
 
-class _SoloUnit:
+class SoloUnit:
     """One request on a model whose KV cache cannot be batched: mlx-lm's generate_step, a token a step."""
 
     batchable = False
 
     def __init__(self, loaded: Any):
+        """Subclasses (the vision unit) override :meth:`add`; stepping, stopping and releasing are shared."""
         self.loaded = loaded
         self.ticket: Ticket | None = None
         self._steps: Iterator | None = None
@@ -513,7 +514,7 @@ class Scheduler:
                 unit = self._units[serial] = _BatchUnit(loaded, self.max_batch)
             return unit
         if unit is None:
-            unit = self._units[serial] = _SoloUnit(loaded)
+            unit = self._units[serial] = SoloUnit(loaded)
             return unit
         return None if len(unit) else unit  # a solo unit serves one request at a time
 

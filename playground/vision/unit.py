@@ -1,8 +1,7 @@
 """The scheduler unit of a vision-language model: one request at a time, decoded by mlx-vlm's ``generate_step``.
 
-It has the interface of the scheduler's solo unit (``add``, ``step``, ``remove``, ``__len__``, ``close``,
-``batchable``, ``ticket``): the scheduler turns its tokens into the same typed events as for text models
-(stop reasons, stop strings, cancel, statistics, token probabilities).
+It is the scheduler's solo unit with another start (:meth:`VisionUnit.add`): the scheduler turns its tokens into
+the same typed events as for text models (stop reasons, stop strings, cancel, statistics, token probabilities).
 
 KV-cache reuse across turns: the cache is given back tagged with the images whose tokens it holds. The
 next turn reuses it only when the new part of the prompt has no image tokens and the images before it are
@@ -12,9 +11,9 @@ mlx-vlm's own prompt cache does. Anything else prefills from scratch (and the st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
+from ..scheduler import SoloUnit
 from ..settings import make_logits_processors, make_sampler
 
 
@@ -24,17 +23,9 @@ class _TaggedCache(list):
     images: tuple[str, ...] = ()
 
 
-class VisionUnit:
-    """One request on a vision-language model (mlx-vlm), a token a step."""
-
-    batchable = False
-
-    def __init__(self, loaded: Any):
-        self.loaded = loaded
-        self.ticket: Any = None
-        self._steps: Iterator | None = None
-        self._cache: list | None = None
-        self._prompt: list[int] = []
+class VisionUnit(SoloUnit):
+    """One request on a vision-language model (mlx-vlm), a token a step: the scheduler's solo unit, started
+    with mlx-vlm's ``generate_step`` (pixel values, multimodal positions) instead of mlx-lm's."""
 
     # ------------------------------------------------------------------ reuse
 
@@ -104,54 +95,3 @@ class VisionUnit:
             prompt_cache=cache,
             **kwargs,
         )
-
-    def step(self) -> list[tuple[Any, str, Any]]:
-        ticket = self.ticket
-        if ticket is None or self._steps is None:
-            return []
-        try:
-            token, logprobs = next(self._steps)
-        except StopIteration:  # the token limit inside generate_step
-            token, logprobs = None, None
-        finish = None
-        if token is None:
-            finish = "length"
-        elif token in ticket.prepared.eos.ids:
-            finish = "stop"
-        elif ticket.generated + 1 >= ticket.max_tokens:
-            finish = "length"
-        cache = tokens = None
-        if finish is not None:
-            cache, tokens = self._release(ticket.produced + ([int(token)] if token is not None else []))
-        return [(ticket, "token", (token, logprobs, finish, cache, tokens))]
-
-    def _release(self, produced: list[int]) -> tuple[list | None, list[int]]:
-        """Close the generator and say what the cache holds (generate_step feeds each token it yields)."""
-        from mlx_lm.models.cache import trim_prompt_cache
-
-        if self._steps is not None:
-            self._steps.close()
-        self._steps = None
-        self.ticket = None
-        cache, sequence = self._cache, self._prompt + produced
-        self._cache = None
-        offset = getattr(cache[0], "offset", None) if cache else None
-        if not isinstance(offset, int):
-            return None, []
-        if offset > len(sequence):
-            trim_prompt_cache(cache, offset - len(sequence))
-            offset = len(sequence)
-        return cache, sequence[:offset]
-
-    def remove(self, ticket: Any) -> tuple[list | None, list[int]]:
-        if self.ticket is not ticket:
-            return None, []
-        return self._release(list(ticket.produced))
-
-    def __len__(self) -> int:
-        return 1 if self.ticket is not None else 0
-
-    def close(self) -> None:
-        if self._steps is not None:
-            self._steps.close()
-            self._steps = None
