@@ -305,38 +305,64 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
             hint="ask for a few alternatives per token, e.g. 5",
         )
     eos = loaded.eos(request.wire_eos)
-    warnings: list[str] = []
-    if request.raw_prompt is not None:
-        if request_has_images(request):
-            raise MessagesError(
-                "raw mode sends text only: images need a chat template to place them",
-                hint="turn raw mode off to send images",
-            )
-        if not request.raw_prompt:
-            raise MessagesError("the raw prompt is empty", hint="type the text the model should continue")
-        ids, bos_added = encode_prompt(loaded.tokenizer, request.raw_prompt, raw=True)
-        if not ids:
-            raise MessagesError("the raw prompt has no tokens", hint="type the text the model should continue")
-        bos = getattr(loaded.tokenizer, "bos_token", None)
-        note = "raw mode: the text is sent exactly as typed, with no template and no BOS token added"
-        if bos and not request.raw_prompt.startswith(bos):
-            note += f" (this tokenizer's BOS is {bos}: type it first if the model needs it)"
-        warnings.append(note)
-        max_tokens, context_notes = _check_context(loaded, len(ids), settings, sources["max_tokens"] == "you")
-        return PreparedChat(
-            request=request,
-            loaded=loaded,
-            text=request.raw_prompt,
-            token_ids=tuple(ids),
-            bos_added=False,
-            settings=dataclasses.replace(settings, max_tokens=max_tokens),
-            setting_sources=sources,
-            eos=eos,
-            warnings=tuple([*warnings, *context_notes, *eos.notes]),
-        )
+    prompt = _raw_prompt(loaded, request) if request.raw_prompt is not None else _chat_prompt(loaded, request)
+    max_tokens, context_notes = _check_context(loaded, len(prompt.ids), settings, sources["max_tokens"] == "you")
+    family = prompt.family
+    return PreparedChat(
+        request=request,
+        loaded=loaded,
+        text=prompt.text,
+        token_ids=tuple(prompt.ids),
+        bos_added=prompt.bos_added,
+        settings=dataclasses.replace(settings, max_tokens=max_tokens),
+        setting_sources=sources,
+        eos=eos,
+        rendered=prompt.rendered,
+        template=prompt.template,
+        family=family,
+        reasoning=family.reasoning if family is not None else "none",
+        tool_calls=family.tool_calls if family is not None else "none",
+        warnings=tuple([*prompt.notes, *context_notes, *eos.notes]),
+        vision=prompt.vision,
+    )
 
+
+@dataclass(frozen=True)
+class _Prompt:
+    """The prompt of a request, before settings and context checks."""
+
+    text: str
+    ids: list[int]
+    bos_added: bool
+    notes: list[str]
+    rendered: RenderedPrompt | None = None
+    template: TemplateChoice | None = None
+    family: Family | None = None
+    vision: Any = None
+
+
+def _raw_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
+    """Notebook mode: exactly the characters given, no template, no BOS added."""
+    if request_has_images(request):
+        raise MessagesError(
+            "raw mode sends text only: images need a chat template to place them",
+            hint="turn raw mode off to send images",
+        )
+    if not request.raw_prompt:
+        raise MessagesError("the raw prompt is empty", hint="type the text the model should continue")
+    ids, _ = encode_prompt(loaded.tokenizer, request.raw_prompt, raw=True)
+    if not ids:
+        raise MessagesError("the raw prompt has no tokens", hint="type the text the model should continue")
+    bos = getattr(loaded.tokenizer, "bos_token", None)
+    note = "raw mode: the text is sent exactly as typed, with no template and no BOS token added"
+    if bos and not request.raw_prompt.startswith(bos):
+        note += f" (this tokenizer's BOS is {bos}: type it first if the model needs it)"
+    return _Prompt(text=request.raw_prompt, ids=ids, bos_added=False, notes=[note])
+
+
+def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
+    """The conversation rendered with the chosen template (images expanded by the model's processor)."""
     choice = template_choice(loaded, request.template, request.custom_template)
-    family = choice_family(choice)
     vision = None
     if request_has_images(request):  # the model's processor expands the image placeholders
         from .vision.prompt import prepare_vision
@@ -346,26 +372,17 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
     else:
         rendered = render_request(choice, request)
         ids, bos_added = encode_prompt(loaded.tokenizer, rendered.text)
-    max_tokens, context_notes = _check_context(loaded, len(ids), settings, sources["max_tokens"] == "you")
-    reasoning = family.reasoning if family is not None else "none"
-    tool_calls = family.tool_calls if family is not None else "none"
+    notes = list(rendered.warnings)
     if bos_added:
-        warnings.append(f"the tokenizer adds {loaded.tokenizer.bos_token} before the prompt (mlx-lm does the same)")
-    return PreparedChat(
-        request=request,
-        loaded=loaded,
+        notes.append(f"the tokenizer adds {loaded.tokenizer.bos_token} before the prompt (mlx-lm does the same)")
+    return _Prompt(
         text=rendered.text,
-        token_ids=tuple(ids),
+        ids=ids,
         bos_added=bos_added,
-        settings=dataclasses.replace(settings, max_tokens=max_tokens),
-        setting_sources=sources,
-        eos=eos,
+        notes=notes,
         rendered=rendered,
         template=choice,
-        family=family,
-        reasoning=reasoning,
-        tool_calls=tool_calls,
-        warnings=tuple([*rendered.warnings, *warnings, *context_notes, *eos.notes]),
+        family=choice_family(choice),
         vision=vision,
     )
 
