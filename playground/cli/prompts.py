@@ -1,0 +1,140 @@
+"""Commands about prompts and models without generating: render, detect, presets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import PlaygroundError
+from .io import out, print_json, warn
+from .requests import check_images, request_from_args
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..detect import read_metadata
+    from ..messages import load_messages
+    from ..models import resolve_model
+    from ..prepare import render_request
+    from ..prompting import choose_template
+
+    if not (args.preset or args.model or args.template):
+        raise PlaygroundError("render needs a template", hint="pass --preset NAME, --model PATH or --template FILE")
+    request = request_from_args(args, load_messages(args.messages))
+    if args.image:
+        return render_images(args, request)
+    meta = None
+    if args.model:
+        folder, name = resolve_model(args.model, allow_download=False)
+        meta = read_metadata(folder, name=name)
+    choice = choose_template(meta, preset=args.preset, template=request.custom_template)
+    if args.bos_token is not None:
+        choice = dataclasses.replace(choice, bos_token=args.bos_token)
+    if args.eos_token is not None:
+        choice = dataclasses.replace(choice, eos_token=args.eos_token)
+    rendered = render_request(choice, request)
+    if args.json:
+        print_json(rendered.to_dict())
+    else:
+        out(rendered.text)
+        warn(rendered.warnings)
+    return 0
+
+
+def render_images(args: argparse.Namespace, request) -> int:
+    """render --image: the prompt exactly as the model's processor expands the image placeholders."""
+    from ..engine import Engine
+
+    images = check_images(args.image)
+    if not args.model:
+        raise PlaygroundError(
+            "render --image needs --model", hint="the model's processor expands the image placeholders: pass --model"
+        )
+    if args.bos_token is not None or args.eos_token is not None:
+        raise PlaygroundError("--bos-token/--eos-token cannot be combined with --image", hint="drop them")
+    engine = Engine()
+    loaded = engine.load(args.model, weights=False)  # the processor and tokenizer, no weights
+    prepared = engine.prepare(loaded, request.replace(images=images))
+    warnings = list(dict.fromkeys([*loaded.notes, *prepared.warnings]))
+    if args.json:
+        data = {**prepared.rendered.to_dict(), "prompt_tokens": prepared.prompt_tokens, "warnings": warnings}
+        print_json({**data, **prepared.vision.summary()})
+    else:
+        out(prepared.text)
+        warn(warnings)
+        for line in prepared.vision.describe():
+            print(f"note: {line}", file=sys.stderr)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from ..detect import detect_metadata
+    from ..models import check_model_folder, resolve_model
+
+    folder, name = resolve_model(args.model, allow_download=False)
+    detection = detect_metadata(check_model_folder(folder, name, weights=False))
+    if args.json:
+        print_json(detection.to_dict())
+        return 0
+    rows = [
+        ("model", detection.model_name),
+        ("family", detection.family),
+        ("preset", detection.preset),
+        ("reason", detection.reason),
+        (
+            "template",
+            detection.template_source + (f" ({detection.template_origin})" if detection.template_origin else ""),
+        ),
+        ("bos token", detection.bos_token or "(none)"),
+        ("eos tokens", ", ".join(detection.eos_tokens) or "(none)"),
+    ]
+    if detection.vision:
+        from ..vision.config import vision_evidence
+
+        meta = check_model_folder(folder, name, weights=False)
+        rows.append(("vision", f"yes: {vision_evidence(meta.config, meta.preprocessor_config)} (loads with mlx-vlm)"))
+    for key, value in rows:
+        print(f"{key:<11} {value}")
+    warn(detection.warnings)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from ..families import registry
+
+    families = list(registry())
+    if args.json:
+        print_json([f.summary() for f in families])
+        return 0
+    if args.markdown:
+        out(presets_markdown(families))
+        return 0
+    width = max(len(f.name) for f in families)
+    print(f"{'preset':<{width}}  {'system':<6}  eos tokens / reference")
+    for f in families:
+        system = "yes" if f.system_role else "no"
+        print(f"{f.name:<{width}}  {system:<6}  {', '.join(f.eos_tokens) or '(tokenizer)'}  [{f.reference}]")
+    return 0
+
+
+def presets_markdown(families: list) -> str:
+    """The README's preset table, generated from the preset files."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = [
+        "| preset | reproduces | system role | EOS tokens | defaults | thinking / tool calls | keywords |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in families:
+        eos = " ".join(f"`{cell(t)}`" for t in f.eos_tokens) or "(the tokenizer's)"
+        defaults = ", ".join(f"{k} {v}" for k, v in f.defaults.items()) or "-"
+        formats = f"{f.reasoning} / {f.tool_calls}" if (f.reasoning, f.tool_calls) != ("none", "none") else "-"
+        keywords = ", ".join(f"`{k.name}`" for k in f.kwargs) or "-"
+        system = "yes" if f.system_role else "no (merge/drop/strict)"
+        rows.append(
+            f"| `{f.name}` | {cell(f.reference) or '-'} | {system} | {eos} | {defaults} | {formats} | {keywords} |"
+        )
+    return "\n".join(rows) + "\n"

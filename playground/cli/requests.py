@@ -1,0 +1,128 @@
+"""From command-line arguments to the engine's typed requests (ChatRequest, settings, backend)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..errors import PlaygroundError
+from .io import read_text_file
+
+API_KEY_ENV = "MLX_PLAYGROUND_API_KEY"
+
+
+def template_kwargs(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(
+            f"--template-kwargs is not valid JSON: {exc.msg} at column {exc.colno}",
+            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+        ) from None
+    if not isinstance(data, dict):
+        raise PlaygroundError(
+            f"--template-kwargs must be a JSON object, got {type(data).__name__}",
+            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+        )
+    return data
+
+
+def parse_now(text: str | None):
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise PlaygroundError(
+            f"--now must look like YYYY-MM-DDTHH:MM:SS, got {text!r}", hint="for example --now 2026-01-15T09:30:00"
+        ) from None
+
+
+def read_tools(path: str | None):
+    if path is None:
+        return None
+    from ..prepare import check_tools
+
+    text = read_text_file(path, "tools file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(
+            f"tools file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint='a JSON list like [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]',
+        ) from None
+    return check_tools(data)
+
+
+def request_from_args(args: argparse.Namespace, messages: list, *, settings=None):
+    """The one ChatRequest the CLI's arguments describe (shared by render and generate)."""
+    from ..prepare import ChatRequest
+    from ..settings import GenerationSettings
+
+    kwargs = template_kwargs(args.template_kwargs)
+    if getattr(args, "date_string", None) is not None:
+        kwargs.setdefault("date_string", args.date_string)
+    custom = read_text_file(args.template, "template file") if args.template else None
+    return ChatRequest(
+        messages=tuple(messages),
+        template="custom" if custom is not None else (args.preset or "auto"),
+        custom_template=custom,
+        system_strategy=args.system_strategy,
+        template_kwargs=kwargs,
+        tools=read_tools(args.tools),
+        add_generation_prompt=not (getattr(args, "no_generation_prompt", False) or args.continue_final),
+        continue_final=args.continue_final,
+        settings=settings or GenerationSettings(),
+        now=parse_now(args.now),
+    )
+
+
+def settings_from_args(args: argparse.Namespace):
+    from ..settings import GenerationSettings
+
+    return GenerationSettings(
+        temperature=args.temp,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        repetition_context_size=args.repetition_context_size,
+        presence_penalty=args.presence_penalty,
+        frequency_penalty=args.frequency_penalty,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+    )
+
+
+def check_images(paths: list[str] | None) -> tuple[str, ...]:
+    """The --image paths, refused early when one is a URL or missing."""
+    from ..vision.prompt import check_image_source
+
+    for path in paths or ():
+        check_image_source(path)
+    return tuple(paths or ())
+
+
+def backend_spec(args: argparse.Namespace):
+    """The BackendSpec the options describe (the API key from --api-key or the environment, never printed)."""
+    import os
+
+    from ..prepare import BackendSpec
+
+    kind = getattr(args, "backend", "local") or "local"
+    if kind == "local":
+        given = [f"--{n.replace('_', '-')}" for n in ("base_url", "api_key", "served_model") if getattr(args, n, None)]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise PlaygroundError(
+                f"{', '.join(given)} {verb} a server backend", hint="add --backend openai or --backend ollama"
+            )
+        return BackendSpec()
+    key = getattr(args, "api_key", None) or os.environ.get(API_KEY_ENV) or None
+    return BackendSpec(kind=kind, base_url=args.base_url, api_key=key, served_model=args.served_model)
