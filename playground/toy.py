@@ -44,34 +44,18 @@ def build_toy_model(
     ``suppress_special`` zeroes the (tied) embedding rows of the special tokens, so greedy decoding never
     picks them: every run then produces exactly ``max_tokens`` tokens (for benchmarks).
     """
-    from playground.blas import ensure_fast_blas
-
-    ensure_fast_blas()
-    import mlx.core as mx
     from mlx_lm.models import llama
-    from mlx_lm.utils import save_config, save_model
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     if style not in STYLES:
         raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
     specials, bos, eos = STYLES[style]
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    plain = ["<unk>", *WORDS]
-    plain += [f"w{i}" for i in range(vocab_size - len(plain) - len(specials))]
-    vocab = {token: i for i, token in enumerate(plain)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.add_special_tokens(specials)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, unk_token="<unk>")
-    fast.save_pretrained(str(folder))
+    tok = write_word_tokenizer(folder, WORDS, specials, vocab_size, bos_token=bos, eos_token=eos)
     if extra_tokenizer_config:
         path = folder / "tokenizer_config.json"
         data = json.loads(path.read_text())
         data.update(extra_tokenizer_config)
         path.write_text(json.dumps(data, indent=2))
-
     config = {
         "model_type": "llama",
         "architectures": ["LlamaForCausalLM"],
@@ -85,12 +69,41 @@ def build_toy_model(
         "max_position_embeddings": max_position_embeddings,
         "tie_word_embeddings": True,
     }
+    suppressed = [tok.token_to_id(t) for t in specials] if suppress_special else []
+    return save_random_model(folder, llama, config, seed=seed, suppress=suppressed)
+
+
+def write_word_tokenizer(folder: Path, words: list[str], specials: list[str], vocab_size: int, **tokens: str):
+    """A word-level tokenizer (whitespace split) of ``vocab_size`` tokens with ``specials`` added, saved with
+    ``PreTrainedTokenizerFast`` into ``folder`` so mlx-lm loads it; returns the ``tokenizers`` object."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = ["<unk>", *words]
+    plain += [f"w{i}" for i in range(vocab_size - len(plain) - len(specials))]
+    tok = Tokenizer(models.WordLevel({token: i for i, token in enumerate(plain)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(specials)
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", **tokens).save_pretrained(str(folder))
+    return tok
+
+
+def save_random_model(folder: Path, module, config: dict, *, seed: int = 0, suppress: list[int] = ()) -> Path:
+    """Build ``module.Model`` (an ``mlx_lm.models`` architecture) from ``config`` with seeded random weights and
+    save it. The (tied) embedding rows of ``suppress`` are zeroed, so greedy decoding never picks those tokens
+    (every run then produces exactly ``max_tokens`` tokens, for benchmarks)."""
+    from playground.blas import ensure_fast_blas
+
+    ensure_fast_blas()
+    import mlx.core as mx
+    from mlx_lm.utils import save_config, save_model
+
     mx.random.seed(seed)
-    model = llama.Model(llama.ModelArgs.from_dict(config))
-    if suppress_special:
-        ids = mx.array([tok.token_to_id(t) for t in specials])
+    model = module.Model(module.ModelArgs.from_dict(config))
+    if suppress:
         weight = model.model.embed_tokens.weight
-        weight[ids] = 0.0
+        weight[mx.array(list(suppress))] = 0.0
         model.model.embed_tokens.weight = weight
     mx.eval(model.parameters())
     save_model(folder, model)

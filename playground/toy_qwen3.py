@@ -46,27 +46,15 @@ def build_toy_qwen3(
     ``suppress_special`` zeroes the (tied) embedding rows of the special tokens, so the model never
     picks them: replies then run to the token limit (useful to test Stop and long streams).
     """
-    from playground.blas import ensure_fast_blas
 
-    ensure_fast_blas()
-    import mlx.core as mx
     from mlx_lm.models import qwen3
-    from mlx_lm.utils import save_config, save_model
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+
+    from .toy import save_random_model, write_word_tokenizer
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    plain = ["<unk>", *WORDS]
-    plain += [f"w{i}" for i in range(vocab_size - len(plain) - len(SPECIAL_TOKENS))]
-    tok = Tokenizer(models.WordLevel({token: i for i, token in enumerate(plain)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.add_special_tokens(SPECIAL_TOKENS)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>", unk_token="<unk>"
+    tok = write_word_tokenizer(
+        folder, WORDS, SPECIAL_TOKENS, vocab_size, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
     )
-    fast.save_pretrained(str(folder))
-
     config = {
         "model_type": "qwen3",
         "architectures": ["Qwen3ForCausalLM"],
@@ -84,14 +72,5 @@ def build_toy_qwen3(
         "bos_token_id": None,
         "eos_token_id": tok.token_to_id("<|endoftext|>"),
     }
-    mx.random.seed(seed)
-    model = qwen3.Model(qwen3.ModelArgs.from_dict(config))
-    if suppress_special:
-        ids = mx.array([tok.token_to_id(t) for t in SPECIAL_TOKENS])
-        weight = model.model.embed_tokens.weight
-        weight[ids] = 0.0
-        model.model.embed_tokens.weight = weight
-    mx.eval(model.parameters())
-    save_model(folder, model)
-    save_config(config, folder / "config.json")
-    return folder
+    suppressed = [tok.token_to_id(t) for t in SPECIAL_TOKENS] if suppress_special else []
+    return save_random_model(folder, qwen3, config, seed=seed, suppress=suppressed)
