@@ -178,6 +178,16 @@ class ToolStage:
         self._json = BracketScanner()
         self._python = BracketScanner(python=True)
 
+    _UNCLOSED_JSON = "was not closed (the JSON object is unfinished)"
+
+    def _json_object_end(self, i: int, final: bool) -> tuple[int, str | None] | None:
+        """Where the JSON object at ``buf[i]`` ends, and why it is unfinished (if the reply ended inside it);
+        None while more text may still close it."""
+        end = self._json.end(self.buf, i)
+        if end is not None:
+            return end, None
+        return (len(self.buf), self._UNCLOSED_JSON) if final else None
+
     # --- driving -------------------------------------------------------------------------------------------
     def feed(self, text: str) -> list[Event]:
         self.buf += text
@@ -449,13 +459,10 @@ class Llama3Stage(ToolStage):
             if skipped:
                 return True
         if self.buf[i] == "{":
-            end = self._json.end(self.buf, i)
-            if end is None and not final:
+            found = self._json_object_end(i, final)
+            if found is None:
                 return False
-            unclosed = None
-            if end is None:
-                end = len(self.buf)
-                unclosed = "was not closed (the JSON object is unfinished)"
+            end, unclosed = found
             text, raw = self.buf[i:end], self.buf[:end]
             if not self.tagged and not unclosed and not _looks_like_call(text):
                 self.buf = self.buf[end:]  # a JSON answer, not a call
@@ -529,13 +536,10 @@ class Glm4Stage(ToolStage):
     def _markup(self, final: bool) -> bool:
         name, _, rest = self.buf.partition("\n")
         i = _skip_ws(self.buf, len(name) + 1)
-        end = self._json.end(self.buf, i)
-        if end is None and not final:
+        found = self._json_object_end(i, final)
+        if found is None:
             return False
-        unclosed = None
-        if end is None:
-            end = len(self.buf)
-            unclosed = "was not closed (the JSON object is unfinished)"
+        end, unclosed = found
         raw, text = self.buf[:end], self.buf[i:end]
         self.buf = self.buf[end:]
         self._leave_markup()
@@ -591,7 +595,7 @@ class MistralStage(ToolStage):
                 return False
             if end is None:
                 end = len(self.buf)
-                unclosed = "was not closed (the JSON object is unfinished)"
+                unclosed = self._UNCLOSED_JSON
         else:
             end = self.buf.find(self.next_call, a)
             if end < 0:
