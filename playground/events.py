@@ -55,8 +55,9 @@ class GenerationEvent:
     """One step of a reply; the last one has ``finish_reason`` set: ``stop`` (an EOS token or a stop string,
     named in ``stop_token``), ``length`` (the token limit) or ``cancelled`` (Stop, or the caller went away).
 
-    ``batch_size`` is the largest batch the request decoded in so far. ``status`` tells where it is: ``queued`` (waiting for a free batch slot, at
-    ``queue_position``), ``prefill`` (its prompt is being processed), ``generating``, or ``done``.
+    ``batch_size`` is the largest batch the request decoded in so far. ``status`` tells where it is:
+    ``queued`` (waiting for a free batch slot, at ``queue_position``), ``prefill`` (its prompt is being
+    processed), ``generating``, or ``done``.
     """
 
     text: str

@@ -112,14 +112,60 @@ from playground.conftools import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def server():
-    """The real app, launched once on a free localhost port with the demo model."""
+def toy_qwen3(tmp_path_factory):
+    """A random-weight Qwen3 model (detected as the qwen3 preset) whose replies never stop by themselves: the
+    special tokens are never picked, and its context is 32k tokens, so a reply runs as long as asked."""
+    from playground.toy_qwen3 import build_toy_qwen3
+
+    return build_toy_qwen3(
+        tmp_path_factory.mktemp("models") / "toy-qwen3", suppress_special=True, max_position_embeddings=32768
+    )
+
+
+def launch_app(*, model: str = str(DEMO_MODEL), engine=None, **options):
+    """Launch the real app on a free localhost port; returns (url, blocks). Close it with ``blocks.close()``."""
     from playground.ui.app import serve
 
     port = free_port()
-    demo = serve(model=str(DEMO_MODEL), port=port, prevent_thread_lock=True, quiet=True, queue_size=32)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    options.setdefault("queue_size", 32)
+    blocks = serve(engine=engine, model=model, port=port, prevent_thread_lock=True, quiet=True, **options)
+    return f"http://127.0.0.1:{port}/", blocks
+
+
+def launch_app_process(*, model: str = str(DEMO_MODEL), max_batch: int = 8, max_models: int = 1, **options):
+    """Launch the real app in its own process (so a client in this process never competes with the server for
+    the GIL, like a browser and a server); returns (url, process). Stop it with ``process.terminate()``."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    code = (
+        "import time; from playground.engine import Engine; from playground.ui.app import serve; "
+        f"serve(engine=Engine(max_batch={max_batch}, max_models={max_models}), model={model!r}, port={port}, "
+        f"prevent_thread_lock=True, quiet=True, **{options!r}); time.sleep(10 ** 6)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return url, process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the app did not start (exit code {process.poll()})") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The real app, launched once on a free localhost port with the demo model."""
+    url, blocks = launch_app()
+    yield url
+    blocks.close()
 
 
 def ask(engine, loaded, messages=None, *, cache=None, cancel=None, template="auto", wire_eos=True, logprobs=0, **settings):

@@ -1,82 +1,118 @@
-"""Several sessions at once: no cross-talk, all complete; queue limit; model switching mid-generation."""
+"""Several sessions at once through the HTTP API: each sees only its own conversation; the queue limit refuses
+extra requests with a message (and the refused sessions recover); loading a model mid-generation does not
+break a reply that is running."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 
-from conftest import DEMO_MODEL, free_port
+from conftest import launch_app
 from gradio_client import Client
 
 from playground.engine import Engine
-from playground.settings import GenerationSettings
 
-MODEL = str(DEMO_MODEL)
-SETTINGS = [0.0, 1.0, 0.0, 0, 1.0, 20, 30, "", ""]
+
+def message(text):
+    return {"text": text, "files": []}
 
 
 def text_of(item):
     content = item["content"]
-    return content if isinstance(content, str) else "".join(b["text"] for b in content)
+    return content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
 
 
-def test_parallel_sessions_see_only_their_own_conversation(server):
+def wait_until_generating(job, timeout=60):
+    deadline = time.time() + timeout
+    while not any("generating" in str(update[1]) for update in job.outputs()):
+        assert time.time() < deadline and not job.done(), "the reply never started"
+        time.sleep(0.02)
+
+
+def test_parallel_sessions_each_see_only_their_own_conversation(server):
     names = ["Alice", "Bob", "Carol", "David"]
     results, errors = {}, []
+    start = threading.Barrier(len(names))
 
-    def chat(name):
+    def session(name):
         try:
             client = Client(server, verbose=False)
-            first = client.predict(f"My name is {name}.", [], "", "auto", "merge", MODEL, True, *SETTINGS,
-                                   api_name="/send")
-            second = client.predict("What is my name?", first[0], "", "auto", "merge", MODEL, True, *SETTINGS,
-                                    api_name="/send")
-            results[name] = second[0]
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+            start.wait()
+            finals = []
+            for text in (f"My name is {name}.", "What is my name?"):
+                sent = client.predict(message=message(text), temperature="0", max_tokens="30", api_name="/send")
+                assert sent[2] == "", sent[2]  # never refused: another session being busy is not this one's
+                finals.append(client.predict(api_name="/stream"))
+            results[name] = (finals, json.loads(client.predict(api_name="/export")))
+        except Exception as exc:  # reported below
+            errors.append(f"{name}: {exc!r}")
 
-    threads = [threading.Thread(target=chat, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not errors and set(results) == set(names)
-    for name, history in results.items():
-        texts = " ".join(text_of(m) for m in history if not (m.get("metadata") or {}).get("title"))
-        assert f"My name is {name}." in texts
-        assert not any(other in texts for other in names if other != name)
+    threads = [threading.Thread(target=session, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert set(results) == set(names)
+    for name, (finals, exported) in results.items():
+        assert [m["role"] for m in exported] == ["user", "assistant", "user", "assistant"], exported
+        assert [m["content"] for m in exported if m["role"] == "user"] == [f"My name is {name}.", "What is my name?"]
+        shown = [text_of(item) for item in finals[-1][0]]
+        assert len(shown) == 4 and shown[0] == f"My name is {name}."
+        everything = json.dumps(exported) + json.dumps(shown)
+        assert not [other for other in names if other != name and f"My name is {other}" in everything]
+        assert finals[-1][1].startswith("**stop**")
 
 
-def test_queue_limit_rejects_extra_requests():
-    from playground.ui.app import serve
-
-    port = free_port()
-    demo = serve(model=MODEL, port=port, prevent_thread_lock=True, quiet=True, queue_size=1)
+def test_the_queue_limit_refuses_extra_requests_and_the_refused_sessions_recover():
+    url, blocks = launch_app(engine=Engine(max_batch=1), queue_size=1, concurrency=1)
     try:
-        slow = [0.0, 1.0, 0.0, 0, 1.0, 20, 400, "", ""]
-        clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(4)]
-        jobs = [c.submit("Hello!", [], "", "auto", "merge", MODEL, False, *slow, api_name="/send") for c in clients]
+        clients = [Client(url, verbose=False) for _ in range(4)]
+        for client in clients:
+            sent = client.predict(message=message("Hello!"), wire_eos=False, max_tokens="450", api_name="/send")
+            assert sent[2] == ""
+        jobs = [client.submit(api_name="/stream") for client in clients]
         outcomes = []
         for job in jobs:
             try:
-                job.result(timeout=120)
-                outcomes.append("ok")
+                outcomes.append(job.result(timeout=120)[1])
             except Exception as exc:
-                outcomes.append(str(exc))
-        assert "ok" in outcomes
-        assert any("queue" in o.lower() for o in outcomes if o != "ok"), outcomes
+                outcomes.append(f"refused: {exc}")
+        assert any(o.startswith("**length**") for o in outcomes), outcomes
+        refused = [c for c, o in zip(clients, outcomes) if o.startswith("refused")]
+        assert refused and all("queue is full" in o.lower() for o in outcomes if o.startswith("refused")), outcomes
+        # A refused session's request was accepted but never streamed: Stop releases it, then it works again.
+        client = refused[0]
+        assert "still being generated" in client.predict(message=message("Hi"), api_name="/send")[2]
+        assert client.predict(api_name="/stop") == "**cancelled** before it started · 0 tokens"
+        assert client.predict(message=message("Hi"), max_tokens="20", api_name="/send")[2] == ""
+        assert client.predict(api_name="/stream")[1].startswith("**")
     finally:
-        demo.close()
+        blocks.close()
 
 
-def test_switching_models_never_frees_a_model_in_use(toy_llama3):
-    engine = Engine(max_models=1)
-    demo = engine.load(MODEL, wire_eos=False)
-    settings = GenerationSettings(temperature=0, max_tokens=80)
-    reference = "".join(e.text for e in engine.stream_prompt(demo, "<|im_start|>user\nHello!<|im_end|>\n", settings))
-    events = engine.stream_prompt(demo, "<|im_start|>user\nHello!<|im_end|>\n", settings)
-    first = next(events)
-    engine.load(str(toy_llama3))  # evicts the demo model from the cache while it is generating
-    assert engine.models.loaded() == [str(toy_llama3)]
-    rest = list(events)
-    assert first.text + "".join(e.text for e in rest) == reference
-    assert rest[-1].finish_reason == "length"
+def test_loading_a_model_mid_generation_does_not_break_the_running_reply(toy_qwen3, toy_llama3):
+    url, blocks = launch_app(model=str(toy_qwen3), engine=Engine(max_models=1))
+    try:
+        settings = dict(temperature="0", max_tokens="2500", logprobs=False)
+        a, b = Client(url, verbose=False), Client(url, verbose=False)
+        a.predict(message=message("Hello!"), api_name="/send", **settings)
+        reference = a.predict(api_name="/stream")
+        assert reference[1].startswith("**length** · 2500 tokens")
+        a.predict(api_name="/clear")
+        a.predict(message=message("Hello!"), api_name="/send", **settings)
+        job = a.submit(api_name="/stream")
+        wait_until_generating(job)
+        loaded = b.predict(model=str(toy_llama3), api_name="/load_model")  # evicts the model A is using
+        assert loaded[-1] == "" and "toy-llama3" in loaded[1]
+        assert not job.done()  # the load happened while A's reply was running
+        final = job.result(timeout=120)
+        assert final[1].startswith("**length** · 2500 tokens") and final[-1] == ""
+        assert text_of(final[0][-1]) == text_of(reference[0][-1])
+        # Each session keeps its own model: B's next reply comes from the model it loaded.
+        b.predict(message=message("Hello!"), max_tokens="5", api_name="/send")
+        assert b.predict(api_name="/stream")[1].startswith("**")
+        assert "toy-qwen3" in a.predict(model=str(toy_qwen3), api_name="/load_model")[1]
+    finally:
+        blocks.close()

@@ -1,96 +1,352 @@
-"""The UI's pure parts: history conversion (the Gradio boundary), settings parsing, HTML views."""
+"""The UI's pure parts: views (chat, stats, token view, diff), typed inputs, session state, exported commands."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import threading
+import time
+from types import SimpleNamespace
+
 import pytest
 
-from playground.errors import MessagesError, SettingsError
+from playground.cli import build_parser
+from playground.errors import MessagesError, SettingsError, TemplateError
+from playground.events import GenerationEvent, TokenAlternative, TokenInfo
 from playground.families import get_family
-from playground.templates import render_family
+from playground.prepare import BackendSpec, ChatRequest
+from playground.settings import GenerationSettings
 from playground.ui import views
-from playground.ui.handlers import settings_from_inputs
-from playground.ui.history import content_text, history_to_messages, messages_to_history
+from playground.ui.chat import _reply_parser
+from playground.ui.inputs import ChatInputs
+from playground.ui.lab import _error as lab_error
+from playground.ui.saved import generate_command
+from playground.ui.state import Sessions, SessionState
 
-GRADIO6_HISTORY = [
-    {"role": "user", "content": [{"type": "text", "text": "Hello!"}], "metadata": None, "options": None},
-    {"role": "assistant", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there."}]},
-    {"role": "assistant", "content": "prompt 10 tokens", "metadata": {"title": "Stats: stop · 3 tokens"}},
-    {"role": "user", "content": "plain string content"},
+# ---------------------------------------------------------------------------------------------- chat view
+
+CONVERSATION = [
+    {"role": "user", "content": "What is the weather in Paris?"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"temp": 21}'},
+    {"role": "assistant", "content": "It is 21 degrees.", "reasoning_content": "The tool said 21."},
+    {"role": "system", "content": "Answer in uppercase."},
+    {"role": "user", "content": "Hello"},
 ]
 
 
-@pytest.mark.parametrize(
-    ("content", "text"),
-    [
-        ("abc", "abc"),
-        ([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "ab"),
-        ({"type": "text", "text": "x"}, "x"),
-        (None, ""),
-        ([], ""),
-    ],
-)
-def test_content_text(content, text):
-    assert content_text(content) == text
+def test_chat_view_shows_every_role_and_maps_items_to_messages():
+    items, owners = views.chat_view(CONVERSATION)
+    titles = [(item.get("metadata") or {}).get("title", "") for item in items]
+    assert owners == [0, 1, 2, 3, 3, 4, 5]
+    assert titles[1].startswith("🔧 Tool call: get_weather") and "call_1" in titles[1]
+    assert '"city": "Paris"' in items[1]["content"]
+    assert titles[2] == "↩ Tool result: get_weather" and items[2]["content"] == '{"temp": 21}'
+    assert titles[3] == "Thinking" and items[3]["metadata"]["status"] == "done"  # collapsed once done
+    assert items[4] == {"role": "assistant", "content": "It is 21 degrees."}
 
 
-def test_history_to_messages_converts_blocks_and_skips_stats():
-    messages = history_to_messages(GRADIO6_HISTORY, "Be brief.")
-    assert messages == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hello!"},
-        {"role": "assistant", "content": "Hi there."},
-        {"role": "user", "content": "plain string content"},
-    ]
-    assert all(isinstance(m["content"], str) for m in messages)
-    assert history_to_messages(GRADIO6_HISTORY, "   ")[0]["role"] == "user"  # blank system prompt is no message
+def test_a_system_message_after_the_first_turn_is_shown():
+    # The Chatbot does not render the "system" role at all: it must come as a titled item on the input side.
+    items, owners = views.chat_view(CONVERSATION)
+    shown = [i for i, o in zip(items, owners) if o == 4]
+    assert shown == [{"role": "user", "content": "Answer in uppercase.", "metadata": {"title": views.SYSTEM_TITLE}}]
+    assert all(item["role"] in ("user", "assistant") for item in items)
 
 
-@pytest.mark.parametrize(
-    "history",
-    [
-        [{"role": "user", "content": {"type": "image", "url": "x.png"}}],
-        [{"role": "robot", "content": "x"}],
-        ["not a message"],
-        [{"role": "user", "content": 42}],
-    ],
-)
-def test_history_to_messages_rejects_bad_items(history):
-    with pytest.raises(MessagesError):
-        history_to_messages(history)
+def test_chat_view_while_streaming_hides_the_empty_reply_and_opens_thinking():
+    waiting = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]
+    assert views.chat_view(waiting, streaming=True)[0] == [{"role": "user", "content": "Hi"}]
+    assert views.chat_view(waiting)[0][-1] == {"role": "assistant", "content": views.EMPTY_REPLY}
+    thinking = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "", "reasoning_content": "Hm"}]
+    item = views.chat_view(thinking, streaming=True)[0][-1]
+    assert item["metadata"] == {"title": "Thinking", "status": "pending"} and item["content"] == "Hm"
+    opened = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "", "reasoning_content": ""}]
+    assert views.chat_view(opened, streaming=True)[0][-1]["metadata"]["status"] == "pending"
 
 
-def test_messages_round_trip():
-    messages = history_to_messages(GRADIO6_HISTORY, "sys")
-    history, system = messages_to_history(messages)
-    assert system == "sys" and history_to_messages(history, system) == messages
+def test_chat_view_shows_images_as_files():
+    message = {"role": "user", "content": [{"type": "image", "image": "/tmp/cat.png"}, {"type": "text", "text": "What?"}]}
+    items, owners = views.chat_view([message])
+    assert items == [{"role": "user", "content": {"path": "/tmp/cat.png"}}, {"role": "user", "content": "What?"}]
+    assert owners == [0, 0]
 
 
-def test_settings_from_inputs():
-    s = settings_from_inputs(0.5, 0.9, 0.0, 40.0, 1.1, 64.0, 100.0, "7", "###\n\nEND\n")
-    assert (s.top_k, s.repetition_context_size, s.max_tokens, s.seed, s.stop) == (40, 64, 100, 7, ("###", "END"))
-    assert settings_from_inputs(None, None, None, None, None, None, None, "", "").seed is None
-    for bad in [dict(temperature=-1), dict(seed="abc"), dict(max_tokens=0), dict(top_p=1.5)]:
-        values = dict(temperature=0.7, top_p=1.0, min_p=0.0, top_k=0, repetition_penalty=1.0,
-                      repetition_context_size=20, max_tokens=10, seed="", stop_text="")
-        values.update({("stop_text" if k == "stop" else k): v for k, v in bad.items()})
-        with pytest.raises(SettingsError):
-            settings_from_inputs(**values)
+# ---------------------------------------------------------------------------------------------- stats, Markdown
 
 
-def test_prompt_html_escapes_colours_and_shows_tokens():
-    messages = [{"role": "system", "content": "Be <b>bold</b>"}, {"role": "user", "content": "  hi\t"}]
-    rendered = render_family(get_family("chatml"), messages)
-    html = views.prompt_html(rendered, ["<|im_start|>", "<|im_end|>"], token_count=12)
-    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
-    assert html.count('<span class="pg-tok">&lt;|im_start|&gt;</span>') == 3
-    assert 'class="pg-msg pg-system"' in html and 'class="pg-msg pg-user"' in html
-    assert "↵" in html and "⇥" in html and "··" in html  # newlines, tabs and edge spaces are visible
-    assert "12 tokens" in html
+def event(**overrides):
+    values = dict(text="", token=None, prompt_tokens=10, generation_tokens=5, ttft_s=0.05, prompt_tps=200.0,
+                  generation_tps=100.0, peak_memory_gb=0.1, finish_reason="stop", stop_token="<|im_end|>", seed=7)
+    values.update(overrides)
+    return GenerationEvent(**values)
 
 
-def test_diff_html_marks_changes():
-    a = render_family(get_family("chatml"), [{"role": "user", "content": "Hi"}]).text
-    b = render_family(get_family("llama2"), [{"role": "user", "content": "Hi"}]).text
-    html = views.diff_html(a, b, "chatml", "llama2")
-    assert '<del class="pg-del">' in html and '<ins class="pg-ins">' in html and "[INST]" in html
-    assert "identical" in views.diff_html(a, a)
+def test_stats_line_shows_finish_tokens_and_the_seed_used():
+    line = views.stats_line(event(reused_tokens=4, batch_size=2))
+    assert line.startswith("**stop** `<|im_end|>` · 5 tokens") and "seed 7" in line
+    assert "reused 4 of 10 prompt tokens" in line and "batch of 2" in line
+
+
+def test_a_request_cancelled_while_queued_reports_sensible_stats():
+    line = views.stats_line(event(finish_reason="cancelled", stop_token=None, generation_tokens=0, ttft_s=0.0,
+                                  generation_tps=0.0))
+    assert line == "**cancelled** before the first token · 0 tokens · seed 7"
+    assert "tok/s" not in line and "ttft" not in line
+
+
+def test_progress_line_names_the_queue_position():
+    assert views.progress_line(event(finish_reason=None, status="queued", queue_position=2)) == (
+        "_queued: position 2 (the batch is full)_"
+    )
+    assert "processing the prompt (6 new tokens)" in views.progress_line(
+        event(finish_reason=None, status="prefill", reused_tokens=4)
+    )
+
+
+def test_markdown_text_keeps_tokens_visible():
+    # Gradio's Markdown takes <think> for an HTML tag and drops it.
+    assert views.md_text("special tokens <think>, </think> & <|im_end|>") == (
+        "special tokens &lt;think&gt;, &lt;/think&gt; &amp; &lt;|im_end|&gt;"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- token view
+
+
+def token(text, p, alternatives, eos=0.01, special=False, token_id=1):
+    import math
+
+    top = tuple(TokenAlternative(t, i, math.log(q)) for i, (t, q) in enumerate(alternatives, start=1))
+    return TokenInfo(text, token_id, math.log(p), top, eos_logprob=math.log(eos), special=special)
+
+
+def test_token_view_colours_tokens_shows_alternatives_and_the_eos_chart():
+    tokens = [token("Hi", 0.9, [("Hi", 0.9), ("Hello", 0.05)]), token("<|im_end|>", 0.8, [], eos=0.8, special=True)]
+    html = views.token_probs_html(tokens, note="2 tokens")
+    assert html.count('class="pg-t"') == 1 and 'class="pg-t pg-t-special"' in html
+    assert 'data-p="0.9000"' in html and "background:hsla(108" in html  # 0.9 -> green-ish
+    assert "<td>Hello</td><td>5.0%</td>" in html and 'tabindex="0"' in html  # focusable: click shows alternatives
+    assert 'class="pg-eos-chart" data-steps="2" data-last="0.8000"' in html and "<polyline" in html
+    assert "No token probabilities yet" in views.token_probs_html(())
+
+
+def test_token_view_wraps_and_its_popups_are_not_clipped():
+    # Tokens are inline blocks (a long reply wraps) and the accordions holding token views do not clip popups.
+    assert "display: inline-block" in views.CSS.split(".pg-t {", 1)[1].split("}", 1)[0]
+    assert ".pg-overflow-visible" in views.CSS
+
+
+# ---------------------------------------------------------------------------------------------- diff
+
+
+def test_diff_keeps_special_tokens_whole():
+    special = ["<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>"]
+    chatml = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    gemma = "<start_of_turn>user\nHello!<end_of_turn>\n<start_of_turn>model\n"
+    a, b = views.split_pieces(chatml, special), views.split_pieces(gemma, special)
+    assert "<|im_start|>" in a and "<start_of_turn>" in b
+    html = views.diff_html(a, b, "column 1", "column 2", special)
+    assert "_of_turn&gt;" not in html.replace("&lt;start_of_turn&gt;", "").replace("&lt;end_of_turn&gt;", "")
+    assert "&lt;|im_start|&gt;</span></del>" in html and "&lt;start_of_turn&gt;</span></ins>" in html
+    assert views.diff_html(a, a, "1", "2") .endswith("identical prompts</div>")
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def test_settings_are_refused_with_the_field_named_never_clamped():
+    with pytest.raises(SettingsError, match=r"temperature must be a number in \[0.0, 5.0\], got -1.0"):
+        ChatInputs(temperature="-1").settings()
+    with pytest.raises(SettingsError, match="top_p must be a number, got 'lots'"):
+        ChatInputs(top_p="lots").settings()
+    with pytest.raises(SettingsError, match="max_tokens must be an integer"):
+        ChatInputs(max_tokens="2.5").settings()
+    with pytest.raises(SettingsError, match="seed must be an integer"):
+        ChatInputs(seed="-5").settings()
+
+
+def test_empty_boxes_mean_the_model_default_and_the_seed_is_random():
+    settings = ChatInputs(temperature="", top_k=" ", seed="", stop="END\n\n###").settings()
+    assert settings.temperature is None and settings.top_k is None and settings.seed is None
+    assert settings.stop == ("END", "###")
+    assert ChatInputs(seed="42", max_tokens="64").settings().seed == 42
+
+
+def test_inputs_build_one_request_with_the_system_prompt_first():
+    inputs = ChatInputs(system="Be brief.", template="llama2", wire_eos=False, logprobs=False, tools="")
+    request = inputs.request([{"role": "user", "content": "Hi"}])
+    assert [m["role"] for m in request.messages] == ["system", "user"]
+    assert request.template == "llama2" and request.wire_eos is False and request.logprobs == 0
+    with pytest.raises(MessagesError, match="empty"):
+        ChatInputs().request([])
+    with pytest.raises(TypeError, match="unknown chat inputs: bogus"):
+        ChatInputs.from_values({"bogus": 1})
+
+
+def test_thinking_and_effort_controls_become_template_keywords_of_the_family_that_declares_them():
+    qwen3 = get_family("qwen3")
+    assert ChatInputs(enable_thinking=False).kwargs(qwen3) == {"enable_thinking": False}
+    assert ChatInputs(enable_thinking=False).kwargs(None) == {}  # a template without the keyword: nothing sent
+    assert ChatInputs(enable_thinking=False, template_kwargs='{"enable_thinking": true}').kwargs(qwen3) == {
+        "enable_thinking": True  # the JSON box wins
+    }
+    assert ChatInputs(reasoning_effort="").kwargs(get_family("gpt-oss")) == {}  # "" = the template's default
+    with pytest.raises(TemplateError, match="template keywords is not valid JSON"):
+        ChatInputs(template_kwargs="{nope").kwargs(None)
+
+
+def test_message_box_values():
+    inputs = ChatInputs(message={"text": "Hi", "files": [{"path": "/tmp/a.png"}, "/tmp/b.png"]})
+    assert inputs.text == "Hi" and inputs.files == ["/tmp/a.png", "/tmp/b.png"]
+    assert ChatInputs(message="plain").text == "plain" and ChatInputs(message="plain").files == []
+
+
+# ---------------------------------------------------------------------------------------------- state
+
+
+def prepared_stub(text="", reasoning="none", tool_calls="none"):
+    from playground.parsing import ReplyParser
+
+    return SimpleNamespace(
+        text=text, reasoning=reasoning, tool_calls=tool_calls, parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text)
+    )
+
+
+def test_stop_finishes_a_request_that_has_not_started():
+    state = SessionState()
+    with state.lock:
+        turn = state.begin(prepared_stub(), "new")
+    assert state.busy and state.current is turn.prepared
+    assert state.stop() is True
+    assert turn.cancel.is_set() and turn.finished and not state.busy
+    assert state.stop() is False  # nothing left to stop
+
+
+def test_a_send_right_after_stop_waits_for_the_stopped_reply_to_end():
+    state = SessionState()
+    with state.lock:
+        turn = state.begin(prepared_stub(), "new")
+        turn.started = True
+    state.stop()
+    assert state.busy  # a started reply ends at the engine's next step
+    threading.Timer(0.2, state.finish, args=(turn,)).start()
+    start = time.monotonic()
+    state.wait_if_stopping(timeout=5)
+    assert not state.busy and time.monotonic() - start < 3
+
+
+def test_reset_conversation_ends_the_turn_and_bumps_the_epoch():
+    state = SessionState(conversation=[{"role": "user", "content": "Hi"}])
+    with state.lock:
+        turn = state.begin(prepared_stub(), "new")
+    turn.started = True
+    state.reset_conversation()
+    assert turn.cancel.is_set() and turn.finished and state.epoch == 1 and state.conversation == []
+
+
+def test_compare_and_notebook_runs_stop_by_tab():
+    state = SessionState()
+    compare, notebook = state.start_run("compare"), state.start_run("notebook")
+    assert state.stop_runs("compare") == 1 and compare.is_set() and not notebook.is_set()
+    state.end_run("compare", compare)
+    assert state.stop_runs("compare") == 0
+
+
+def test_sessions_are_separate_and_least_recently_used_are_forgotten():
+    sessions = Sessions(max_sessions=2)
+    a = sessions.get(SimpleNamespace(session_hash="a"), "demo")
+    assert sessions.get(SimpleNamespace(session_hash="a")) is a
+    b = sessions.get(SimpleNamespace(session_hash="b"))
+    assert b is not a
+    sessions.get(SimpleNamespace(session_hash="c"))
+    assert len(sessions) == 2 and sessions.get(SimpleNamespace(session_hash="a")) is not a
+
+
+# ---------------------------------------------------------------------------------------------- continuing a reply
+
+
+def test_a_continued_reply_is_parsed_with_the_text_it_continues():
+    # The earlier part opened a think block: the continuation is reasoning, not answer text.
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\nLet me"
+    base = {"role": "assistant", "content": "<think>\nLet me"}
+    reply = _reply_parser(prepared_stub(prompt, reasoning="think", tool_calls="hermes"), base)
+    reply.feed(" think.\n</think>\n\nHello!")
+    reply.finish()
+    assert reply.message() == {"role": "assistant", "content": "Hello!", "reasoning_content": "Let me think."}
+
+
+def test_a_continued_reply_keeps_its_text_when_the_template_changed_it():
+    reply = _reply_parser(prepared_stub("prompt that does not end with the text"), {"role": "assistant", "content": "4 +"})
+    reply.feed(" 5 = 9.")
+    reply.finish()
+    assert reply.message() == {"role": "assistant", "content": "4 + 5 = 9."}
+
+
+# ---------------------------------------------------------------------------------------------- exported command
+
+
+def run_stub(request, settings):
+    return SimpleNamespace(request=request, settings=settings.resolve())
+
+
+def parse_command(script: str):
+    """The generate command's arguments (and its heredoc input) as the CLI parses them."""
+    lines = script.split("\n")
+    command_line = next(line for line in lines if line.startswith("mlx-playground"))
+    words = shlex.split(command_line.split(" <<'", 1)[0])
+    stdin = None
+    if " <<'" in command_line:
+        tag = command_line.split(" <<'", 1)[1].rstrip("'")
+        body = lines[lines.index(command_line) + 1 :]
+        stdin = "\n".join(body[: body.index(tag)])
+    return build_parser().parse_args(words[1:]), stdin
+
+
+def test_the_exported_command_reproduces_the_request():
+    messages = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye 'now'"})
+    request = ChatRequest(messages=messages, template="llama2", wire_eos=False, template_kwargs={"x": 1},
+                          system_strategy="drop", backend=BackendSpec("openai", base_url="http://h:1/v1", api_key="k"))
+    settings = GenerationSettings(temperature=0.3, max_tokens=40, stop=("END", "###"))
+    script = generate_command(run_stub(request, settings), "demo", 1234)
+    args, stdin = parse_command(script)
+    assert json.loads(stdin) == list(messages) and args.messages == "-"
+    assert args.stop == ["END", "###"]  # both stop strings (a repeated --stop keeps only the last one)
+    assert (args.temp, args.max_tokens, args.seed, args.preset) == (0.3, 40, 1234, "llama2")
+    assert args.no_eos_wiring and args.system_strategy == "drop" and json.loads(args.template_kwargs) == {"x": 1}
+    assert (args.backend, args.base_url) == ("openai", "http://h:1/v1")
+    assert "k" not in shlex.split(script.split("\n")[-1]) and "MLX_PLAYGROUND_API_KEY" in script
+
+
+def test_the_exported_command_writes_a_custom_template_and_tools_exactly():
+    template = "{% for m in messages %}{{ m.content }}\nEOF\n{% endfor %}"
+    tools = ({"type": "function", "function": {"name": "f"}},)
+    request = ChatRequest(messages=({"role": "user", "content": "Hi"},), template="custom", custom_template=template,
+                          tools=tools, continue_final=False)
+    script = generate_command(run_stub(request, GenerationSettings()), "demo", None)
+    assert "cat > custom.jinja <<'TEMPLATE'\n" + template + "\nTEMPLATE" in script
+    assert "cat > tools.json <<'TOOLS'\n" in script
+    args, _ = parse_command(script)
+    assert args.prompt == "Hi" and args.template == "custom.jinja" and args.tools == "tools.json" and args.seed is None
+
+
+# ---------------------------------------------------------------------------------------------- lab
+
+
+def test_lab_errors_name_the_line_once():
+    html = lab_error(TemplateError("template syntax error at line 8: Expected an expression", lineno=8))
+    assert html.count("line 8") == 1
+    assert "line 3: undefined value" in lab_error(TemplateError("undefined value", lineno=3))
+
+
+def test_long_replies_are_streamed_in_fewer_updates():
+    from playground.ui.core import update_interval
+
+    assert update_interval(0) == update_interval(500) == 0.05  # 20 updates a second while a reply is short
+    assert 0.05 < update_interval(8_000) < update_interval(16_000) < 1.0
+    assert update_interval(10**7) == 1.0  # and at least one a second

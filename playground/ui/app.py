@@ -22,7 +22,7 @@ from .compare import COLUMNS, CompareHandlers, column_key
 from .core import AUTO, Core
 from .lab import LabHandlers
 from .notebook import NotebookHandlers
-from .panel import SETTING_BOXES, PanelHandlers
+from .panel import EFFORT_DEFAULT, SETTING_BOXES, PanelHandlers
 from .saved import SAVED_FIELDS, SavedHandlers
 
 GENERATION = "generation"  # concurrency group of the events that run the model
@@ -103,7 +103,9 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                     placeholder="http://127.0.0.1:8080/v1",
                     elem_id="backend-url",
                 )
-                api_key = gr.Textbox(label="API key (never shown or logged)", type="password", elem_id="backend-key")
+                api_key = gr.Textbox(
+                    value="", label="API key (never shown or logged)", type="password", elem_id="backend-key"
+                )
                 served_model = gr.Textbox(
                     value=core.engine.default_backend.served_model or "",
                     label="Model name on the server (if it differs)",
@@ -112,6 +114,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             with gr.Row():
                 test_connection = gr.Button("Test connection", elem_id="backend-test", scale=0)
                 backend_report = gr.HTML(elem_id="backend-report")
+        model_error = gr.HTML("", elem_id="model-error", padding=False)
         status = gr.Markdown("_Loading the model…_", elem_id="model-status")
 
         with gr.Tabs():
@@ -132,7 +135,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                             branch_label = gr.Markdown("", elem_id="branch-label")
                             branch_next = gr.Button("▶", size="sm", scale=0, min_width=40, elem_id="branch-next")
                         reply_stats = gr.Markdown("", elem_id="reply-stats")
-                        chat_error = gr.HTML("", elem_id="chat-error")
+                        chat_error = gr.HTML("", elem_id="chat-error", padding=False)
                         chat_input = gr.MultimodalTextbox(
                             label="Message",
                             placeholder="Type a message (Enter sends, Shift+Enter adds a line; attach images for "
@@ -152,11 +155,13 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                             clear = gr.Button("Clear", elem_id="clear-button")
                     with gr.Column(scale=2):
                         rendered = gr.HTML(label="Rendered prompt", elem_id="rendered-prompt")
-                with gr.Accordion("Token probabilities of the last reply", open=True):
+                with gr.Accordion(
+                    "Token probabilities of the last reply", open=True, elem_classes=["pg-overflow-visible"]
+                ):
                     token_view = gr.HTML(views.token_probs_html(()), elem_id="token-probs")
                 with gr.Row():
                     with gr.Column():
-                        system = gr.Textbox(label="System prompt", lines=2, elem_id="system-prompt")
+                        system = gr.Textbox(value="", label="System prompt", lines=2, elem_id="system-prompt")
                         template = gr.Dropdown(
                             choices=[(AUTO, AUTO)], value=AUTO, label="Chat template", elem_id="template-choice"
                         )
@@ -171,9 +176,14 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                             value=True, label="Enable thinking", visible=False, elem_id="enable-thinking"
                         )
                         reasoning_effort = gr.Dropdown(
-                            choices=[], value=None, label="Reasoning effort", visible=False, elem_id="reasoning-effort"
+                            choices=[(EFFORT_DEFAULT, "")],
+                            value="",
+                            label="Reasoning effort",
+                            visible=False,
+                            elem_id="reasoning-effort",
                         )
                         template_kwargs = gr.Textbox(
+                            value="",
                             label="Template keywords (JSON object)",
                             placeholder='{"enable_thinking": false}',
                             elem_id="template-kwargs",
@@ -181,15 +191,16 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                         )
                 with gr.Accordion("Tools (function schemas the template declares)", open=False):
                     tools = gr.Code(
-                        language="json", label="Tools: a JSON list of function schemas", elem_id="tools-json"
+                        value="", language="json", label="Tools: a JSON list of function schemas", elem_id="tools-json"
                     )
                     with gr.Row():
                         tool_result = gr.Textbox(
-                            label="Result of the last tool call", elem_id="tool-result", scale=4, max_lines=6
+                            value="", label="Result of the last tool call", elem_id="tool-result", scale=4, max_lines=6
                         )
                         tool_result_button = gr.Button("Add the result and continue", elem_id="tool-result-button")
                 with gr.Accordion("Saved settings", open=False):
-                    saved_store = gr.BrowserState({}, storage_key=SAVED_KEY)
+                    # A fixed secret: saved settings (nothing secret) survive a server restart.
+                    saved_store = gr.BrowserState({}, storage_key=SAVED_KEY, secret=SAVED_KEY)
                     with gr.Row():
                         saved_choice = gr.Dropdown(choices=[], label="Saved settings", elem_id="saved-choice")
                         saved_name = gr.Textbox(label="Name", elem_id="saved-name")
@@ -202,7 +213,9 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                     saved_json = gr.Code(language="json", label="Current settings", elem_id="saved-json")
                     saved_command = gr.Code(language="shell", label="Reproduce the run", elem_id="saved-command")
                 with gr.Accordion("Conversation JSON (export / import)", open=False):
-                    conversation_json = gr.Code(language="json", label="Messages", elem_id="conversation-json")
+                    conversation_json = gr.Code(
+                        value="", language="json", label="Messages", elem_id="conversation-json"
+                    )
                     with gr.Row():
                         export = gr.Button("Export", elem_id="export-button")
                         import_ = gr.Button("Import", elem_id="import-button")
@@ -218,7 +231,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 )
                 with gr.Row():
                     compare_input = gr.Textbox(label="Message", value="Hello!", elem_id="compare-input", scale=3)
-                    compare_system = gr.Textbox(label="System prompt", elem_id="compare-system", scale=2)
+                    compare_system = gr.Textbox(value="", label="System prompt", elem_id="compare-system", scale=2)
                 with gr.Row(equal_height=True):
                     compare_seed = gr.Textbox(
                         value="", label="Seed (empty = random, the same for every column)", elem_id="compare-seed"
@@ -227,7 +240,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                     third = gr.Checkbox(value=False, label="Third column", elem_id="compare-third")
                     run = gr.Button("Run", variant="primary", elem_id="compare-run")
                     compare_stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
-                compare_error = gr.HTML(elem_id="compare-error")
+                compare_error = gr.HTML("", elem_id="compare-error", padding=False)
                 column_inputs: dict[str, Any] = {}
                 column_outputs: list[Any] = []
                 column_three = None
@@ -262,7 +275,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                                 label=f"Reply {index}", lines=5, interactive=False, elem_id=f"compare-output-{index}"
                             )
                             stats = gr.Markdown("", elem_id=f"compare-stats-{index}")
-                            with gr.Accordion("Token probabilities", open=False):
+                            with gr.Accordion("Token probabilities", open=False, elem_classes=["pg-overflow-visible"]):
                                 tokens_view = gr.HTML(elem_id=f"compare-tokens-{index}")
                             column_outputs += [prompt_view, output, stats, tokens_view]
                         if index == 3:
@@ -278,18 +291,20 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 with gr.Row():
                     with gr.Column():
                         notebook_input = gr.Textbox(
-                            lines=12, label="Text to continue", elem_id="notebook-input", value="<|im_start|>user\n"
-                            "Hello!<|im_end|>\n<|im_start|>assistant\n"
+                            lines=12,
+                            label="Text to continue",
+                            elem_id="notebook-input",
+                            value="<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n",
                         )
                         with gr.Row():
                             notebook_run = gr.Button("Run", variant="primary", elem_id="notebook-run")
                             notebook_stop = gr.Button("Stop", variant="stop", elem_id="notebook-stop")
                             notebook_append = gr.Button("Append the continuation", elem_id="notebook-append")
-                        notebook_error = gr.HTML(elem_id="notebook-error")
+                        notebook_error = gr.HTML("", elem_id="notebook-error", padding=False)
                     with gr.Column():
                         notebook_output = gr.HTML(elem_id="notebook-output")
                         notebook_stats = gr.Markdown("", elem_id="notebook-stats")
-                with gr.Accordion("Token probabilities", open=True):
+                with gr.Accordion("Token probabilities", open=True, elem_classes=["pg-overflow-visible"]):
                     notebook_tokens = gr.HTML(elem_id="notebook-token-probs")
 
             # -------------------------------------------------------------- template lab
@@ -301,7 +316,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 with gr.Row():
                     with gr.Column():
                         lab_template = gr.Code(
-                            language="jinja2", label="Jinja chat template", lines=18, elem_id="lab-template"
+                            value="", language="jinja2", label="Jinja chat template", lines=18, elem_id="lab-template"
                         )
                         lab_sample = gr.Code(
                             language="json",
@@ -310,9 +325,11 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                             value=json.dumps(SAMPLE_CONVERSATION, indent=2),
                             elem_id="lab-sample",
                         )
-                        lab_tools = gr.Code(language="json", label="Tools (optional)", lines=4, elem_id="lab-tools")
+                        lab_tools = gr.Code(
+                            value="", language="json", label="Tools (optional)", lines=4, elem_id="lab-tools"
+                        )
                         lab_kwargs = gr.Textbox(
-                            label="Template keywords (JSON object)", elem_id="lab-kwargs", placeholder="{}"
+                            value="", label="Template keywords (JSON object)", elem_id="lab-kwargs", placeholder="{}"
                         )
                     with gr.Column():
                         lab_errors = gr.HTML("", elem_id="lab-errors")
@@ -333,7 +350,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 repetition_context = _number("Repetition context size", "repetition-context")
                 max_tokens = _number("Max tokens", "max-tokens")
                 seed = gr.Textbox(value="", label="Seed (empty = random; the seed used is shown)", elem_id="seed")
-                stop_text = gr.Textbox(label="Stop strings (one per line)", lines=1, elem_id="stop-strings")
+                stop_text = gr.Textbox(value="", label="Stop strings (one per line)", lines=1, elem_id="stop-strings")
                 logprobs = gr.Checkbox(value=True, label="Token probabilities", elem_id="logprobs-toggle")
 
         # ------------------------------------------------------------------ wiring
@@ -373,28 +390,49 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             "concurrency_limit": generation_concurrency,
             "show_progress": "hidden",
         }
-        stream_outputs = [chatbot, reply_stats, token_view, branch_row, branch_label]
-        load_outputs = [model, status, template, *settings_boxes, enable_thinking, reasoning_effort]
+        stream_outputs = [chatbot, reply_stats, token_view, branch_row, branch_label, chat_error]
+        load_outputs = [model, status, template, *settings_boxes, enable_thinking, reasoning_effort, model_error]
         describe_inputs = {**chat_inputs, "model": model}
 
+        column_templates = {column_key("template", i): column_inputs[column_key("template", i)] for i in (1, 2, 3)}
+
         def refresh(event: Any) -> None:
-            """After the model or the template changes: the prompt preview and the lab's choices."""
+            """After the model or the template changes: the prompt preview, the lab's and Compare's choices."""
             event.then(app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light)
             event.then(app.lab.choices, None, lab_from, api_visibility="private", **light)
+            event.then(
+                app.compare.choices,
+                inputs_kwargs=column_templates,
+                outputs=list(column_templates.values()),
+                api_visibility="private",
+                **light,
+            )
 
         def after_stream(event: Any) -> None:
             """When a reply ends, the prompt panel shows its prompt (or, if the user is typing, the next one)."""
             event.then(app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light)
 
         # Model panel.
-        refresh(demo.load(app.panel.page_load, inputs_kwargs=chat_inputs, outputs=load_outputs, api_name="page_load"))
+        # Loading shows only a timer on the status (a model download can take a while), never a cover.
+        loading_progress = {"show_progress": "minimal", "show_progress_on": status}
+        refresh(
+            demo.load(
+                app.panel.page_load,
+                inputs_kwargs=chat_inputs,
+                outputs=load_outputs,
+                api_name="page_load",
+                **loading_progress,
+            )
+        )
         demo.load(app.saved.choices, saved_store, saved_choice, api_visibility="private", **light)
+        # The browser's stored value arrives after the page loads: refresh the list when it does.
+        saved_store.change(app.saved.choices, saved_store, saved_choice, api_visibility="private", **light)
         loading = load.click(
             app.panel.load,
             inputs_kwargs={**chat_inputs, "model": model},
             outputs=load_outputs,
             api_name="load_model",
-            **heavy,
+            **{**heavy, **loading_progress},
         )
         refresh(loading)
         for component in (
@@ -479,15 +517,18 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
         ).then(app.chat.stream, None, stream_outputs, api_visibility="private", **heavy).then(
             app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light
         )
-        chatbot.undo(app.chat.undo, None, [chatbot, chat_input, chat_error], api_visibility="private", **light)
-        stop.click(app.chat.stop, None, None, api_name="stop", **light)
-        clear.click(
-            app.chat.clear,
-            None,
-            [chatbot, reply_stats, token_view, chat_error, rendered, branch_row, branch_label],
-            api_name="clear",
+        chatbot.undo(
+            app.chat.undo,
+            inputs_kwargs={"message": chat_input},
+            outputs=[chatbot, chat_input, chat_error],
+            api_visibility="private",
             **light,
         )
+        stop.click(app.chat.stop, None, reply_stats, api_name="stop", **light)
+        clear_outputs = [chatbot, reply_stats, token_view, chat_error, rendered, branch_row, branch_label]
+        clear.click(app.chat.clear, None, clear_outputs, api_name="clear", **light)
+        # The Chatbot's own trash button clears the conversation too (not only what is shown of it).
+        chatbot.clear(app.chat.clear, None, clear_outputs, api_visibility="private", **light)
         branch_outputs = [chatbot, branch_row, branch_label, chat_error]
         branch_prev.click(app.prev_branch, None, branch_outputs, api_name="previous_alternative", **light)
         branch_next.click(app.next_branch, None, branch_outputs, api_name="next_alternative", **light)
@@ -497,7 +538,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
         import_.click(
             app.chat.import_conversation,
             conversation_json,
-            [chatbot, system, chat_error, branch_row, branch_label],
+            [chatbot, system, chat_error, branch_row, branch_label, reply_stats, token_view],
             api_name="import",
             **light,
         ).then(app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light)

@@ -1,16 +1,19 @@
 """The Chat tab: send, stream (with reasoning and tool calls), stop, clear, regenerate, edit, continue, branches.
 
 Every action that runs the model has two steps: a quick one that validates everything, records the
-request in the session (the conversation, a cancel flag, the prepared request) and clears the Message
-box once; then the streaming step, which never touches the Message box, so text typed while a reply
-streams stays. Stop sets the session's cancel flags, so it works while a request waits in a queue, while
-its prompt is processed and while it streams. Clear (or an import, or an edit) bumps the session's epoch:
-a reply of an older epoch stops and writes nothing more.
+request in the session as a :class:`~playground.ui.state.Turn` (the conversation it answers, a cancel flag,
+the prepared request) and clears the Message box once; then the streaming step, which never touches the
+Message box, so text typed while a reply streams stays. A Send while a reply runs is refused with a message
+(the typed text stays in the box). Stop works in every state: before the streaming step starts, while the
+request waits in the engine's queue, while its prompt is processed and while it streams. Clear (or an
+import, an edit, a branch switch) bumps the session's epoch: a reply of an older epoch stops and writes
+nothing more. Errors show in one place, the box under the chat, and the next good action clears it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -19,16 +22,25 @@ import gradio as gr
 from ..errors import MessagesError, PlaygroundError
 from ..events import GenerationEvent, TokenInfo
 from ..messages import parse_messages
+from ..parsing import JSON_STRING_ARGUMENTS, ReplyParser
 from ..prepare import PreparedChat
 from . import views
-from .core import UPDATE_INTERVAL_S, Core, error_view
+from .core import Core, error_view, update_interval
 from .inputs import ChatInputs
-from .state import MAX_BRANCHES, Branches, LastRun, SessionState
+from .state import MAX_BRANCHES, Branches, LastRun, SessionState, Turn
+
+log = logging.getLogger(__name__)
 
 EMPTY_INPUT = {"text": "", "files": []}
 BUSY = "A reply is still being generated: wait for it or press Stop. Your message is kept in the box."
 NEXT_PROMPT = "The prompt Send will send"
 LAST_PROMPT = "The prompt of the last request"
+THIS_PROMPT = "The prompt of this request"
+ANSWERING_PROMPT = "The prompt of the request being answered"
+CANCELLED_BEFORE_START = "**cancelled** before it started · 0 tokens"
+TYPE_TO_SEE = "Type a message to see the exact prompt Send will send."
+#: Outputs of the streaming step: chat, stats, token view, branch row, branch label, error.
+STREAM_OUTPUTS = 6
 
 
 def _skip(n: int) -> tuple:
@@ -74,13 +86,17 @@ class ChatHandlers:
                 message = self._user_message(inputs)
                 prepared = self.core.prepare_chat(state, inputs, [*state.conversation, message])
                 return views.prompt_html(prepared, NEXT_PROMPT)
-            if state.busy and state.current is not None:
-                return views.prompt_html(state.current, "The prompt of the request being answered")
+            current = state.current
+            if current is not None:
+                return views.prompt_html(current, ANSWERING_PROMPT)
             if state.last_run is not None:
                 return views.prompt_html(state.last_run.prepared, LAST_PROMPT)
-            return views.notice_html("Type a message to see the exact prompt Send will send.", NEXT_PROMPT)
+            return views.notice_html(TYPE_TO_SEE, NEXT_PROMPT)
         except PlaygroundError as exc:
             return error_view(exc)
+        except Exception as exc:  # shown where the prompt would be, never as an overlay
+            log.exception("prompt preview failed")
+            return views.error_html(f"the prompt could not be prepared: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ accepting a request
 
@@ -94,61 +110,63 @@ class ChatHandlers:
             blocks.append({"type": "text", "text": inputs.text})
         return {"role": "user", "content": blocks}
 
-    def _accept(self, state: SessionState, prepared: PreparedChat, conversation: list[dict], kind: str) -> None:
-        """Record an accepted request: the conversation it answers, a fresh cancel flag, the prepared request."""
-        state.conversation = conversation
-        state.pending = prepared
-        state.current = prepared
-        state.pending_kind = kind
-        state.pending_cancel = state.new_cancel()
-        state.busy = True
-
     def submit(self, request: gr.Request, **values: Any) -> tuple:
         """Send, step 1: validate and accept the message (outputs: chat, input, error, prompt, stats)."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
         if not inputs.text.strip() and not inputs.files:
             return _refused("Type a message first.", 2, 2)
+        state.wait_if_stopping()  # a Send right after Stop: let the stopped reply end first
         with state.lock:
             if state.busy:
                 return _refused(BUSY, 2, 2)
-            message = self._user_message(inputs)
+            conversation = [*state.conversation, self._user_message(inputs)]
             try:
-                conversation = [*state.conversation, message]
                 prepared = self.core.prepare_chat(state, inputs, conversation)
             except PlaygroundError as exc:
                 return _refused(exc, 2, 2)
-            self._accept(state, prepared, conversation, "new")
+            state.conversation = conversation
+            state.begin(prepared, "new")
             return (
                 self._chat(state),
                 EMPTY_INPUT,
                 "",
-                views.prompt_html(prepared, "The prompt of this request"),
+                views.prompt_html(prepared, THIS_PROMPT),
                 "_waiting for the model…_",
             )
 
     def regenerate(self, request: gr.Request, **values: Any) -> tuple:
-        """Regenerate the last reply; the old one is kept as an alternative (outputs: chat, error, prompt, stats)."""
+        """Regenerate the last reply, keeping the old one as an alternative; or, when the conversation ends with a
+        message that has no reply yet (a stopped request, an import), generate its reply. Outputs: chat, error,
+        prompt, stats."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
+        state.wait_if_stopping()
         with state.lock:
             if state.busy:
                 return _refused(BUSY, 1, 2)
-            start = _reply_start(state.conversation)
+            conversation = state.conversation
+            if conversation and conversation[-1].get("role") in ("user", "tool"):
+                start, kind = len(conversation), "new"
+            else:
+                start, kind = _reply_start(conversation), "regenerate"
             if start is None:
-                return _refused("There is no reply to regenerate yet.", 1, 2)
+                return _refused("There is no reply to regenerate yet: send a message first.", 1, 2)
             try:
-                prepared = self.core.prepare_chat(state, inputs, state.conversation[:start])
+                prepared = self.core.prepare_chat(state, inputs, conversation[:start])
             except PlaygroundError as exc:
                 return _refused(exc, 1, 2)
-            _remember_tail(state, start)
-            self._accept(state, prepared, state.conversation[:start], "regenerate")
-            return self._chat(state), "", views.prompt_html(prepared, "The prompt of this request"), "_waiting…_"
+            if kind == "regenerate":
+                _remember_tail(state, start)
+            state.conversation = conversation[:start]
+            state.begin(prepared, kind)
+            return self._chat(state), "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
 
     def continue_reply(self, request: gr.Request, **values: Any) -> tuple:
         """Continue the final assistant message (e.g. one cut off by the token limit)."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
+        state.wait_if_stopping()
         with state.lock:
             if state.busy:
                 return _refused(BUSY, 1, 2)
@@ -158,8 +176,8 @@ class ChatHandlers:
                 prepared = self.core.prepare_chat(state, inputs, list(state.conversation), continue_final=True)
             except PlaygroundError as exc:
                 return _refused(exc, 1, 2)
-            self._accept(state, prepared, list(state.conversation), "continue")
-            prompt = views.prompt_html(prepared, "The prompt of this request (the reply's turn is left open)")
+            state.begin(prepared, "continue")
+            prompt = views.prompt_html(prepared, f"{THIS_PROMPT} (the reply's turn is left open)")
             return self._chat(state), "", prompt, "_waiting…_"
 
     def add_tool_result(self, request: gr.Request, result: str, **values: Any) -> tuple:
@@ -167,6 +185,7 @@ class ChatHandlers:
         prompt, stats)."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
+        state.wait_if_stopping()
         with state.lock:
             if state.busy:
                 return _refused(BUSY, 2, 2)
@@ -179,13 +198,14 @@ class ChatHandlers:
             message = {"role": "tool", "content": result, "name": function.get("name")}
             if call.get("id"):
                 message["tool_call_id"] = call["id"]
+            conversation = [*state.conversation, message]
             try:
-                conversation = [*state.conversation, message]
                 prepared = self.core.prepare_chat(state, inputs, conversation)
             except PlaygroundError as exc:
                 return _refused(exc, 2, 2)
-            self._accept(state, prepared, conversation, "new")
-            return self._chat(state), "", "", views.prompt_html(prepared, "The prompt of this request"), "_waiting…_"
+            state.conversation = conversation
+            state.begin(prepared, "new")
+            return self._chat(state), "", "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
 
     def edit(self, data: gr.EditData, request: gr.Request, **values: Any) -> tuple:
         """An edited user message: the conversation continues from it (the old continuation is kept as an
@@ -195,13 +215,18 @@ class ChatHandlers:
         with state.lock:
             owners = self._owners(state)
             index = data.index if isinstance(data.index, int) else data.index[0]
-            if state.busy or index >= len(owners):
-                problem = BUSY if state.busy else "That message no longer exists."
-                return self._chat(state), views.error_html(problem), gr.skip(), gr.skip()
+            if state.busy or not 0 <= index < len(owners):
+                problem = BUSY.replace("Your message is kept in the box.", "Edit it again then.")
+                problem = problem if state.busy else "That message no longer exists."
+                return self._chat(state), views.error_html(problem, f"your edit: {data.value}"), *_skip(2)
             at = owners[index]
             original = state.conversation[at]
             if original.get("role") != "user":
-                return self._chat(state), views.error_html("Only your own messages can be edited."), *_skip(2)
+                problem = (
+                    "Only your own messages can be edited here; change a tool result or a system message in the "
+                    "Conversation JSON and import it."
+                )
+                return self._chat(state), views.error_html(problem), *_skip(2)
             edited = {**original, "content": _edited_content(original.get("content"), str(data.value))}
             conversation = [*state.conversation[:at], edited]
             try:
@@ -210,11 +235,13 @@ class ChatHandlers:
                 return self._chat(state), error_view(exc), *_skip(2)
             _remember_tail(state, at)
             state.epoch += 1
-            self._accept(state, prepared, conversation, "edit")
-            return self._chat(state), "", views.prompt_html(prepared, "The prompt of this request"), "_waiting…_"
+            state.conversation = conversation
+            state.begin(prepared, "edit")
+            return self._chat(state), "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
 
-    def undo(self, data: gr.UndoData, request: gr.Request) -> tuple:
-        """Remove the last user message and what followed; its text goes back into the Message box."""
+    def undo(self, data: gr.UndoData, request: gr.Request, message: Any = None) -> tuple:
+        """Remove the last user message and what followed; its text goes back into the Message box (before
+        anything typed there since, which is kept). Outputs: chat, input, error."""
         state = self.core.session(request)
         with state.lock:
             if state.busy:
@@ -223,107 +250,143 @@ class ChatHandlers:
             if not users:
                 return self._chat(state), gr.skip(), ""
             at = users[-1]
-            text = views._content_text(state.conversation[at].get("content"))
+            content = state.conversation[at].get("content")
             state.conversation = state.conversation[:at]
             state.branches = None
             state.epoch += 1
-            return self._chat(state), {"text": text, "files": []}, ""
+        typed = ChatInputs(message=message)
+        text = views._content_text(content)
+        if typed.text.strip():
+            text = f"{text}\n\n{typed.text}" if text else typed.text
+        files = [*views._images(content), *typed.files]
+        return self._chat(state), {"text": text, "files": files}, ""
 
     # ------------------------------------------------------------------ streaming
 
     def stream(self, request: gr.Request) -> Any:
-        """Send, step 2: stream the accepted request (outputs: chat, stats, token view, branch row, branch label)."""
+        """Send, step 2: stream the accepted request (outputs: chat, stats, token view, branch row, branch label,
+        error)."""
         state = self.core.session(request)
         with state.lock:
-            prepared, kind, cancel, epoch = state.pending, state.pending_kind, state.pending_cancel, state.epoch
-            state.pending = None
-        if prepared is None:
-            yield _skip(5)
+            turn = state.turn
+            if turn is None or turn.started or turn.epoch != state.epoch:
+                outputs = _skip(STREAM_OUTPUTS)  # nothing accepted for this step (cleared, or already streamed)
+            elif turn.finished:  # stopped before it started
+                outputs = (self._chat(state), CANCELLED_BEFORE_START, gr.skip(), *self._branch_row(state), "")
+            else:
+                outputs = None
+                turn.started = True
+        if outputs is not None:
+            yield outputs
             return
         try:
-            yield from self._run(state, prepared, kind, cancel, epoch)
+            yield from self._run(state, turn)
         finally:
-            with state.lock:
-                if state.epoch == epoch:
-                    state.busy = False
-                    state.current = None
+            state.finish(turn)
 
-    def _run(self, state: SessionState, prepared: PreparedChat, kind: str, cancel, epoch: int):
-        parser = prepared.parser()
+    def _run(self, state: SessionState, turn: Turn):
+        prepared, kind, cancel, epoch = turn.prepared, turn.kind, turn.cancel, turn.epoch
         with state.lock:
-            if state.epoch != epoch:
-                return
-            if kind == "continue":
+            current = self._current(state) if state.epoch != epoch else None
+            if current is None and kind == "continue":
                 index = len(state.conversation) - 1
                 base = dict(state.conversation[index])
-            else:
+            elif current is None:
                 state.conversation.append({"role": "assistant", "content": ""})
                 index = len(state.conversation) - 1
-                base = {"role": "assistant", "content": ""}
-        prefix = views._content_text(base.get("content")) if kind == "continue" else ""
+                base = None
+        if current is not None:  # cleared before it started
+            yield current
+            return
+        reply = _reply_parser(prepared, base)
         tokens: list[TokenInfo] = []
-        last_push = 0.0
+        last_push, streamed, stale = 0.0, 0, False
         final: GenerationEvent | None = None
         error: PlaygroundError | None = None
-        if cancel.is_set():  # stopped while it waited: nothing was generated
-            events = iter(())
-        else:
-            events = self.core.engine.stream(prepared, cancel=cancel, cache=state.cache)
         try:
+            engine = self.core.engine
+            events = iter(()) if cancel.is_set() else engine.stream(prepared, cancel=cancel, cache=state.cache)
             for event in events:
-                parser.feed(event.text)
+                reply.feed(event.text)
                 tokens.extend(event.tokens)
                 final = event if event.done else final
                 with state.lock:
-                    if state.epoch != epoch:  # cleared or replaced: stop, write nothing
-                        cancel.set()
-                        return
-                    state.conversation[index] = _reply_message(base, prefix, parser.result())
+                    stale = state.epoch != epoch
+                    if not stale:
+                        state.conversation[index] = reply.message()
+                if stale:  # cleared or replaced: stop, write nothing more
+                    cancel.set()
+                    getattr(events, "close", lambda: None)()
+                    break
                 now = time.monotonic()
-                if event.done or now - last_push >= UPDATE_INTERVAL_S:
+                streamed += len(event.text)
+                if not event.done and now - last_push >= update_interval(streamed):
                     last_push = now
-                    if not event.done:
-                        yield self._chat(state, streaming=True), views.progress_line(event), *_skip(3)
+                    yield self._chat(state, streaming=True), views.progress_line(event), *_skip(4)
         except PlaygroundError as exc:
             error = exc
-        parser.finish()
+        except Exception as exc:  # never an overlay, never a dead session: reported in the error box
+            log.exception("chat generation failed")
+            error = PlaygroundError(f"generation failed: {type(exc).__name__}: {exc}", hint="try again or reload")
+        reply.finish()
         with state.lock:
-            if state.epoch != epoch:
-                return
-            message = _reply_message(base, prefix, parser.result())
-            if error is not None and not views._content_text(message.get("content")) and not message.get("tool_calls"):
-                del state.conversation[index]  # nothing came back: do not leave an empty reply
+            stale = stale or state.epoch != epoch
+            current = self._current(state) if stale else None
+        if stale:
+            # An update sent before the Clear (or import, edit) may reach the page after it: the last word is the
+            # conversation as it is now.
+            yield current
+            return
+        with state.lock:
+            message = reply.message()
+            produced = bool(views._content_text(message.get("content")) or message.get("tool_calls"))
+            produced = produced or bool(message.get("reasoning_content"))
+            nothing = kind != "continue" and not produced and (error is not None or _cancelled_early(final))
+            if nothing:  # nothing came back: no empty reply is left in the conversation
+                del state.conversation[index]
             else:
                 state.conversation[index] = message
-            if kind in ("regenerate", "edit"):
-                _add_alternative(state)
-            stats = views.stats_line(final) if final is not None else "_stopped before it started_"
+            _settle_branches(state, kind, produced=not nothing)
+            stats = views.stats_line(final) if final is not None else CANCELLED_BEFORE_START
             notes = [w for w in (final.warnings if final else ()) if w not in prepared.warnings]
-            if final is None and error is None:
-                stats = "**cancelled** before it started · 0 tokens"
+            if notes:
+                stats += "\n\n" + "\n".join(f"⚠ {views.md_text(n)}" for n in notes)
             state.last_run = LastRun(
                 prepared, time.time(), tuple(tokens), stats, seed=final.seed if final else None, final=final
             )
             view = views.token_probs_html(tokens, note=_token_note(prepared, final))
-            if error is not None:
-                stats = views.error_html(error.message, error.hint)
-            elif notes:
-                stats += "\n\n" + "\n".join(f"⚠ {n}" for n in notes)
-        yield self._chat(state), stats, view, *self._branch_row(state)
+            shown_error = views.error_html(error.message, error.hint) if error is not None else ""
+            if error is not None and final is None:
+                stats = "**error** · nothing was generated"
+        yield self._chat(state), stats, view, *self._branch_row(state), shown_error
+
+    def _current(self, state: SessionState) -> tuple:
+        """Stream outputs showing the conversation as it is now (stats, token view and error left alone)."""
+        return self._chat(state), gr.skip(), gr.skip(), *self._branch_row(state), gr.skip()
 
     # ------------------------------------------------------------------ stop, clear, branches, import/export
 
-    def stop(self, request: gr.Request) -> None:
-        """Stop this session's requests, wherever they are (queued, processing the prompt, streaming)."""
-        self.core.session(request).stop()
+    def stop(self, request: gr.Request) -> Any:
+        """Stop this session's request, wherever it is (accepted, queued, processing the prompt, streaming).
+        Output: the stats line (only when the request had not started yet; a running one reports itself)."""
+        state = self.core.session(request)
+        with state.lock:
+            turn = state.turn
+            pending = turn is not None and not turn.finished and not turn.started
+            state.stop()
+            if not pending:
+                return gr.skip()
+            _settle_branches(state, turn.kind, produced=False)
+            state.last_run = LastRun(turn.prepared, time.time(), (), CANCELLED_BEFORE_START)
+        return CANCELLED_BEFORE_START
 
     def clear(self, request: gr.Request) -> tuple:
         """Clear the conversation; a reply still streaming stops and writes nothing (outputs: chat, stats,
-        token view, error, prompt, branch label)."""
+        token view, error, prompt, branch row, branch label)."""
         state = self.core.session(request)
         state.reset_conversation()
         state.last_run = None
-        notice = views.notice_html("Type a message to see the exact prompt Send will send.", NEXT_PROMPT)
+        notice = views.notice_html(TYPE_TO_SEE, NEXT_PROMPT)
         return [], "", views.token_probs_html(()), "", notice, *self._branch_row(state)
 
     def switch_branch(self, step: int, request: gr.Request) -> tuple:
@@ -345,37 +408,41 @@ class ChatHandlers:
     def export_conversation(self, request: gr.Request, system: str = "") -> str:
         """The conversation as a JSON messages file (every role, reasoning, tool calls and results)."""
         state = self.core.session(request)
-        messages = ([{"role": "system", "content": system}] if system and system.strip() else []) + state.conversation
+        with state.lock:
+            conversation = list(state.conversation)
+        messages = ([{"role": "system", "content": system}] if system and system.strip() else []) + conversation
         return json.dumps(messages, ensure_ascii=False, indent=2)
 
     def import_conversation(self, text: str, request: gr.Request) -> tuple:
-        """Replace the conversation (outputs: chat, system prompt, error, branch row, branch label)."""
+        """Replace the conversation (outputs: chat, system prompt, error, branch row, branch label, stats, token
+        view). A first system message goes into the System prompt box; every other message is shown."""
         state = self.core.session(request)
         try:
             messages = parse_messages(text or "", "the conversation JSON")
         except MessagesError as exc:
-            return gr.skip(), gr.skip(), error_view(exc), *_skip(2)
+            return gr.skip(), gr.skip(), error_view(exc), *_skip(4)
         system = ""
         if messages and messages[0]["role"] == "system" and isinstance(messages[0].get("content"), str):
             system = messages[0]["content"]
             messages = messages[1:]
         state.reset_conversation(messages)
         state.last_run = None
-        return self._chat(state), system, "", *self._branch_row(state)
+        return self._chat(state), system, "", *self._branch_row(state), "", views.token_probs_html(())
 
     def snippet(self, request: gr.Request, **values: Any) -> str:
-        """Copy as code: a standalone mlx-lm script reproducing the chat's next generation."""
+        """Copy as code: a standalone mlx-lm script reproducing the request the prompt panel shows (the one Send
+        will send while the user types, else the last one; before any, a first "Hello!")."""
         from ..snippet import mlx_lm_snippet
 
         state = self.core.session(request)
-        inputs = ChatInputs.from_values(values)
         try:
-            conversation = list(state.conversation)
-            if inputs.text.strip():
-                conversation.append({"role": "user", "content": inputs.text})
-            if not conversation:
-                conversation = [{"role": "user", "content": "Hello!"}]
-            prepared = self.core.prepare_chat(state, inputs, conversation)
+            inputs = ChatInputs.from_values(values)
+            if inputs.text.strip() or inputs.files:
+                prepared = self.core.prepare_chat(state, inputs, [*state.conversation, self._user_message(inputs)])
+            elif state.current is not None or state.last_run is not None:
+                prepared = state.current or state.last_run.prepared
+            else:
+                prepared = self.core.prepare_chat(state, inputs, [{"role": "user", "content": "Hello!"}])
         except PlaygroundError as exc:
             return f"# {exc.message}\n# hint: {exc.hint or ''}\n"
         return mlx_lm_snippet(prepared)
@@ -384,21 +451,60 @@ class ChatHandlers:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _reply_message(base: dict, prefix: str, parsed: Any) -> dict:
-    """The assistant message a (partial) parsed reply becomes, as the next turn's template will see it."""
-    message = {k: v for k, v in base.items() if k not in ("content", "reasoning_content", "tool_calls")}
-    message["role"] = "assistant"
-    message["content"] = prefix + parsed.content
-    reasoning = parsed.reasoning
-    if base.get("reasoning_content") and prefix:
-        reasoning = base["reasoning_content"] + (reasoning or "")
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    calls = [*(base.get("tool_calls") or [])] if prefix else []
-    calls += [c.to_message_dict() for c in parsed.tool_calls]
-    if calls:
-        message["tool_calls"] = calls
-    return message
+def _reply_parser(prepared: PreparedChat, base: dict | None) -> _Reply:
+    """How a reply is parsed into the assistant message it becomes.
+
+    A continued reply is parsed together with the text it continues (when the prompt ends with it), so a
+    reasoning block or a tool call the earlier part opened is recognised."""
+    json_arguments = prepared.tool_calls in JSON_STRING_ARGUMENTS
+    if base is None:
+        return _Reply(prepared.parser(), {"role": "assistant", "content": ""}, "", False, json_arguments)
+    prefix = views._content_text(base.get("content"))
+    text = prepared.text
+    if prefix and text.endswith(prefix):
+        parser = ReplyParser(prepared.reasoning, prepared.tool_calls, prompt=text[: len(text) - len(prefix)])
+        parser.feed(prefix)
+        return _Reply(parser, base, "", True, json_arguments)
+    return _Reply(prepared.parser(), base, prefix, True, json_arguments)
+
+
+class _Reply:
+    """A reply being parsed, and the assistant message it becomes (as the next turn's template will see it)."""
+
+    def __init__(self, parser: ReplyParser, base: dict, prefix: str, continued: bool, json_arguments: bool):
+        self.parser = parser
+        self.base = base
+        self.prefix = prefix
+        self.continued = continued
+        self.json_arguments = json_arguments
+
+    def feed(self, text: str) -> None:
+        self.parser.feed(text)
+
+    def finish(self) -> None:
+        self.parser.finish()
+
+    def message(self) -> dict:
+        parsed = self.parser.result()
+        base = self.base
+        message = {k: v for k, v in base.items() if k not in ("content", "reasoning_content", "tool_calls")}
+        message["role"] = "assistant"
+        message["content"] = self.prefix + parsed.content
+        reasoning = parsed.reasoning
+        if self.continued and base.get("reasoning_content"):
+            reasoning = base["reasoning_content"] + (reasoning or "")
+        if reasoning is not None:
+            message["reasoning_content"] = reasoning
+        calls = [*(base.get("tool_calls") or [])] if self.continued else []
+        calls += [c.to_message_dict(json_arguments=self.json_arguments) for c in parsed.tool_calls]
+        if calls:
+            message["tool_calls"] = calls
+        return message
+
+
+def _cancelled_early(final: GenerationEvent | None) -> bool:
+    """Stopped before the first token (while waiting for its turn, or before it was even queued)."""
+    return final is None or (final.finish_reason == "cancelled" and not final.generation_tokens)
 
 
 def _reply_start(conversation: list[dict]) -> int | None:
@@ -417,7 +523,28 @@ def _remember_tail(state: SessionState, index: int) -> None:
         state.branches = Branches(index=index, tails=[tail], current=0)
     else:
         branches.tails[branches.current] = tail
+    state.branches.previous = state.branches.current
     state.branches.current = len(state.branches.tails)  # the new alternative comes next
+
+
+def _restore_alternative(state: SessionState) -> None:
+    """A regenerate that produced nothing: show the reply it was to replace again."""
+    branches = state.branches
+    if branches is None or not branches.tails:
+        return
+    branches.current = min(branches.previous, len(branches.tails) - 1)
+    state.conversation = state.conversation[: branches.index] + [dict(m) for m in branches.tails[branches.current]]
+    if len(branches.tails) < 2:
+        state.branches = None
+
+
+def _settle_branches(state: SessionState, kind: str, produced: bool) -> None:
+    """After a regenerate or an edit: the new alternative is kept; a regenerate that produced nothing shows the
+    reply it was to replace again."""
+    if kind == "regenerate" and not produced:
+        _restore_alternative(state)
+    elif kind in ("regenerate", "edit"):
+        _add_alternative(state)
 
 
 def _add_alternative(state: SessionState) -> None:

@@ -20,10 +20,11 @@ from ..events import GenerationEvent, TokenInfo
 from ..prepare import BackendSpec, PreparedChat
 from ..settings import new_seed
 from . import views
-from .core import UPDATE_INTERVAL_S, Core, error_view
+from .core import AUTO, Core, error_view, update_interval
 from .inputs import ChatInputs, _number
 
 COLUMNS = 3
+TAB = "compare"
 COLUMN_FIELDS = ("template", "temperature", "repetition_penalty", "enable_thinking", "backend")
 
 
@@ -43,15 +44,26 @@ def column_key(field: str, index: int) -> str:
 class CompareHandlers:
     def __init__(self, core: Core):
         self.core = core
-        self._cancels: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+
+    def choices(self, request: gr.Request, **templates: Any) -> tuple:
+        """Every column's template choices for the session's model (a choice the model no longer offers goes
+        back to auto). Inputs: template_1 ... template_3."""
+        state = self.core.session(request)
+        try:
+            loaded = self.core.loaded(state)
+        except PlaygroundError:
+            return tuple(gr.skip() for _ in range(COLUMNS))
+        choices = self.core.template_choices(loaded, state.custom_template)
+        offered = {value for _, value in choices}
+        out = []
+        for index in range(1, COLUMNS + 1):
+            current = templates.get(column_key("template", index))
+            out.append(gr.update(choices=choices, value=current if current in offered else AUTO))
+        return tuple(out)
 
     def stop(self, request: gr.Request) -> None:
-        key = getattr(request, "session_hash", None) or "anonymous"
-        with self._lock:
-            event = self._cancels.get(key)
-        if event is not None:
-            event.set()
+        """Stop this session's Compare run(s): every column."""
+        self.core.session(request).stop_runs(TAB)
 
     def _prepare(self, request: gr.Request, values: dict[str, Any]) -> tuple[list[PreparedChat], int]:
         state = self.core.session(request)
@@ -103,10 +115,8 @@ class CompareHandlers:
         if len(plans) > 2:
             diff += views.diff_html(pieces[0], pieces[2], "column 1", "column 3", special)
         prompts = [views.prompt_html(p, f"Column {i + 1}: the exact prompt") for i, p in enumerate(plans)]
-        key = getattr(request, "session_hash", None) or "anonymous"
-        cancel = threading.Event()
-        with self._lock:
-            self._cancels[key] = cancel
+        state = self.core.session(request)
+        cancel = state.start_run(TAB)
 
         def pack(final: bool = False):
             out: list[Any] = []
@@ -151,10 +161,11 @@ class CompareHandlers:
                     column.tokens.extend(event.tokens)
                     column.stats = views.stats_line(event) if event.done else views.progress_line(event)
                 now = time.monotonic()
-                if remaining and now - last_push >= UPDATE_INTERVAL_S:
+                if remaining and now - last_push >= update_interval(sum(len(c.text) for c in columns)):
                     last_push = now
                     yield pack()
         finally:
             if remaining:  # the page went away mid-run: stop the columns
                 cancel.set()
+            state.end_run(TAB, cancel)
         yield pack(final=True)

@@ -16,6 +16,15 @@ from .state import Sessions, SessionState
 
 AUTO = "auto"
 UPDATE_INTERVAL_S = 0.05  # streamed updates are coalesced to at most 20 per second
+MAX_UPDATE_INTERVAL_S = 1.0
+CHARS_PER_SECOND_OF_INTERVAL = 20_000
+
+
+def update_interval(chars: int) -> float:
+    """Seconds between two streamed updates of a reply ``chars`` characters long: 20 a second while it is short,
+    fewer as it grows (the browser renders the whole message again at each update, so a long, fast reply would
+    otherwise keep it too busy to react to Stop), and at least one a second."""
+    return min(MAX_UPDATE_INTERVAL_S, max(UPDATE_INTERVAL_S, chars / CHARS_PER_SECOND_OF_INTERVAL))
 
 
 class Core:

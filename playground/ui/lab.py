@@ -18,6 +18,15 @@ from .core import AUTO, Core
 from .inputs import ChatInputs
 
 
+def _error(exc: PlaygroundError) -> str:
+    """A template error, always with its line number when there is one."""
+    lineno = getattr(exc, "lineno", None)
+    message = exc.message
+    if lineno and f"line {lineno}" not in message:
+        message = f"line {lineno}: {message}"
+    return views.error_html(message, exc.hint)
+
+
 class LabHandlers:
     def __init__(self, core: Core):
         self.core = core
@@ -65,8 +74,7 @@ class LabHandlers:
             rendered = render_request(choice, request_)
             report = lint_template(source, loaded.eos(True).tokens, choice.bos_token, choice.eos_token)
         except PlaygroundError as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            return "", views.error_html(f"Error{where}: {exc.message}", exc.hint), "", ""
+            return "", _error(exc), "", ""
         tokenizer = loaded.tokenizer
         from ..prepare import encode_prompt
 
@@ -86,7 +94,7 @@ class LabHandlers:
         try:
             compile_template(source)
         except PlaygroundError as exc:
-            return gr.skip(), views.error_html(exc.message, exc.hint)
+            return gr.skip(), _error(exc)
         state = self.core.session(request)
         state.custom_template = source
         try:

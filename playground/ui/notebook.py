@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -12,17 +11,19 @@ from ..errors import PlaygroundError
 from ..events import TokenInfo
 from ..prepare import ChatRequest
 from . import views
-from .core import UPDATE_INTERVAL_S, Core, error_view
+from .core import Core, error_view, update_interval
 from .inputs import TOKEN_VIEW_TOP, ChatInputs
 
+TAB = "notebook"
 
-def notebook_html(prompt: str, continuation: str) -> str:
-    """The text as sent (subdued) followed by the model's continuation (marked)."""
+
+def notebook_html(prompt: str, continuation: str, special=()) -> str:
+    """The text as sent (subdued) followed by the model's continuation (marked); special tokens as chips."""
     return (
         '<pre class="pg-prompt"><span class="pg-tpl">'
-        + views.visible_whitespace(prompt)
+        + views.with_chips(prompt, special)
         + '</span><mark class="pg-continuation">'
-        + views.visible_whitespace(continuation)
+        + views.with_chips(continuation, special)
         + "</mark></pre>"
     )
 
@@ -30,20 +31,16 @@ def notebook_html(prompt: str, continuation: str) -> str:
 class NotebookHandlers:
     def __init__(self, core: Core):
         self.core = core
-        self._cancels: dict[str, threading.Event] = {}
-        self._last: dict[str, str] = {}
 
     def stop(self, request: gr.Request) -> None:
-        event = self._cancels.get(getattr(request, "session_hash", None) or "anonymous")
-        if event is not None:
-            event.set()
+        """Stop this session's Notebook run(s)."""
+        self.core.session(request).stop_runs(TAB)
 
     def run(self, request: gr.Request, text: str, **values: Any):
         """Continue ``text`` byte for byte. Outputs: output, stats, token view, error."""
         state = self.core.session(request)
-        key = getattr(request, "session_hash", None) or "anonymous"
-        inputs = ChatInputs.from_values(values)
         try:
+            inputs = ChatInputs.from_values(values)
             loaded = self.core.loaded(state, inputs.spec())
             prepared = self.core.engine.prepare(
                 loaded,
@@ -58,33 +55,39 @@ class NotebookHandlers:
         except PlaygroundError as exc:
             yield gr.skip(), gr.skip(), gr.skip(), error_view(exc)
             return
-        cancel = threading.Event()
-        self._cancels[key] = cancel
+        cancel = state.start_run(TAB)
+        special = prepared.loaded.special_tokens()
         continuation, tokens, final, last_push = "", [], None, 0.0
-        facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(prepared.warnings)
-        yield notebook_html(text, ""), f"_{facts}_", gr.skip(), ""
+        facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in prepared.warnings)
+        yield notebook_html(text, "", special), f"_{facts}_", views.token_probs_html((), note="running…"), ""
+        error: PlaygroundError | None = None
         try:
             for event in self.core.engine.stream(prepared, cancel=cancel):
                 continuation += event.text
                 tokens.extend(event.tokens)
                 final = event if event.done else final
                 now = time.monotonic()
-                if not event.done and now - last_push >= UPDATE_INTERVAL_S:
+                if not event.done and now - last_push >= update_interval(len(continuation)):
                     last_push = now
-                    yield notebook_html(text, continuation), views.progress_line(event), gr.skip(), ""
+                    yield notebook_html(text, continuation, special), views.progress_line(event), gr.skip(), ""
         except PlaygroundError as exc:
-            yield notebook_html(text, continuation), gr.skip(), gr.skip(), error_view(exc)
-            return
-        self._last[key] = continuation
+            error = exc
+        except Exception as exc:  # reported inline, never raised into the server
+            error = PlaygroundError(f"generation failed: {type(exc).__name__}: {exc}")
+        finally:
+            state.end_run(TAB, cancel)
+        state.notebook_last = continuation
         token_list: list[TokenInfo] = tokens
         yield (
-            notebook_html(text, continuation),
+            notebook_html(text, continuation, special),
             views.stats_line(final) if final else "",
             views.token_probs_html(token_list),
-            "",
+            error_view(error) if error is not None else "",
         )
 
     def append(self, request: gr.Request, text: str) -> str:
         """Append the last continuation to the text, to continue from there."""
-        key = getattr(request, "session_hash", None) or "anonymous"
-        return (text or "") + self._last.pop(key, "")
+        state = self.core.session(request)
+        with state.lock:
+            continuation, state.notebook_last = state.notebook_last, ""
+        return (text or "") + continuation

@@ -9,6 +9,7 @@ value the user typed.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gradio as gr
@@ -30,7 +31,13 @@ SETTING_BOXES = (
     "repetition_context_size",
     "max_tokens",
 )
+log = logging.getLogger(__name__)
+EFFORT_DEFAULT = "(the template's default)"
 _SOURCE = {"model": "the model's generation_config.json", "family": "the family preset", "default": "default"}
+
+
+def _problem(exc: PlaygroundError) -> str:
+    return views.md_text(exc.message + (f" ({exc.hint})" if exc.hint else ""))
 
 
 class PanelHandlers:
@@ -45,31 +52,35 @@ class PanelHandlers:
             backend = inputs.spec()
             loaded = self.core.loaded(state, backend)
         except PlaygroundError as exc:
-            return f"**Model:** {state.model} · ⚠ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), None
+            return f"**Model:** `{state.model}` · ⚠ {_problem(exc)}", None
         family = self.core.template_family(state, inputs.template, backend)
         summary = loaded.summary(bool(inputs.wire_eos))
         params = f"{loaded.num_parameters / 1e6:,.1f}M parameters · " if loaded.num_parameters else ""
         lines = [
             f"**Model:** `{loaded.name}` · {params}context {loaded.context_length:,} tokens · "
             f"tokens from: {backend.describe()}",
-            f"**Family:** {summary['family']} (preset `{summary['preset']}`): {summary['reason']}",
+            f"**Family:** {summary['family']} (preset `{summary['preset']}`): {views.md_text(summary['reason'])}",
         ]
         conversation = list(state.conversation) or [{"role": "user", "content": "Hello!"}]
         try:
             prepared = self.core.prepare_chat(state, inputs, conversation)
         except PlaygroundError as exc:
-            lines.append(f"⚠ {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            lines.append(f"⚠ {_problem(exc)}")
             return "\n\n".join(lines), family
         rendered = prepared.rendered
-        lines.append(f"**Template:** {rendered.template_name} ({rendered.source})")
+        lines.append(f"**Template:** {views.md_text(rendered.template_name)} ({rendered.source})")
         wiring = "wired: the family's EOS tokens are added" if prepared.eos.wired else "wiring off: the tokenizer's own"
         lines.append(f"**Stops on:** {' '.join(f'`{t}`' for t in prepared.eos.tokens) or '(nothing)'} ({wiring})")
-        settings = prepared.settings
+        settings, _ = resolve_settings(loaded, prepared.request.settings)
         shown = []
         for name in sorted(DEFAULTABLE_FIELDS):
             source = prepared.setting_sources.get(name, "default")
             tag = "" if source == "you" else f" ({_SOURCE.get(source, source)})"
-            shown.append(f"{name} {getattr(settings, name)}{tag}")
+            value = getattr(settings, name)
+            if name == "max_tokens" and prepared.settings.max_tokens < value:
+                room = "this conversation" if state.conversation else "a first message"
+                tag += f" (at most {prepared.settings.max_tokens} for {room}, to fit the context)"
+            shown.append(f"{name} {value}{tag}")
         lines.append("**Settings:** " + ", ".join(shown))
         if prepared.request.template_kwargs:
             kwargs = ", ".join(f"`{k}={v!r}`" for k, v in prepared.request.template_kwargs.items())
@@ -77,7 +88,7 @@ class PanelHandlers:
         if prepared.reasoning != "none" or prepared.tool_calls != "none":
             lines.append(f"**Reply formats:** reasoning `{prepared.reasoning}`, tool calls `{prepared.tool_calls}`")
         notes = [*loaded.detection.warnings, *prepared.warnings]
-        lines += [f"⚠ {n}" for n in dict.fromkeys(notes)]
+        lines += [f"⚠ {views.md_text(n)}" for n in dict.fromkeys(notes)]
         return "\n\n".join(lines), family
 
     @staticmethod
@@ -92,7 +103,7 @@ class PanelHandlers:
         )
         effort_update = gr.update(
             visible=effort is not None,
-            choices=list(effort.choices) if effort is not None else [],
+            choices=[(EFFORT_DEFAULT, ""), *[(c, c) for c in (effort.choices if effort is not None else ())]],
             label=f"Reasoning effort ({effort.name})" if effort is not None else "Reasoning effort",
         )
         return thinking_update, effort_update
@@ -101,11 +112,18 @@ class PanelHandlers:
         """Re-describe after any panel change (outputs: status, thinking toggle, effort choice)."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
-        status, family = self._describe(state, inputs)
+        try:
+            status, family = self._describe(state, inputs)
+        except Exception as exc:  # described inline, never an overlay
+            log.exception("describing the model failed")
+            status, family = f"⚠ {views.md_text(f'{type(exc).__name__}: {exc}')}", None
         notice = ""
         picked = (model or "").strip()
         if picked and picked != state.model:
-            notice = f"**{picked}** is picked but not loaded: requests still use `{state.model}`. Click Load.\n\n"
+            notice = (
+                f"**{views.md_text(picked)}** is picked but not loaded: requests still use `{state.model}`. "
+                "Click Load.\n\n"
+            )
         return notice + status, *self._controls(family)
 
     # ------------------------------------------------------------------ loading
@@ -124,7 +142,10 @@ class PanelHandlers:
 
     def load(self, request: gr.Request, model: str, **values: Any) -> tuple:
         """Load ``model`` for this session. Outputs: picker, status, template choices, the setting boxes'
-        placeholders, thinking toggle, effort choice."""
+        placeholders, thinking toggle, effort choice, the panel's error box.
+
+        A failed Load leaves the session on its model, puts that name back in the picker and says why in the
+        error box, which only the next Load changes (the status below it keeps describing what is used)."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
         wanted = (model or "").strip() or self.core.default_model
@@ -133,13 +154,17 @@ class PanelHandlers:
             self.core.engine.load(wanted, weights=not backend.remote)
         except PlaygroundError as exc:
             status, family = self._describe(state, inputs)
-            failed = views.error_html(f"Could not load {wanted}: {exc.message}", exc.hint)
+            failed = views.error_html(
+                f"Could not load {wanted}: {exc.message}",
+                (f"{exc.hint} · " if exc.hint else "") + f"still using {state.model}",
+            )
             return (
                 gr.update(value=state.model),
-                f"{failed}\n\nStill using the previous model.\n\n{status}",
+                status,
                 gr.skip(),
                 *[gr.skip() for _ in SETTING_BOXES],
                 *self._controls(family),
+                failed,
             )
         state.model = wanted
         loaded = self.core.loaded(state, backend)
@@ -153,6 +178,7 @@ class PanelHandlers:
             gr.update(choices=choices, value=template),
             *self._placeholders(state, inputs),
             *self._controls(family),
+            "",
         )
 
     def page_load(self, request: gr.Request, **values: Any) -> tuple:

@@ -1,6 +1,6 @@
 """Saved settings: named sets of system prompt + sampling settings kept in the browser, applied in one click;
 and the current settings exported as JSON and as the ``mlx-playground generate`` command that reproduces
-the last run."""
+the last run (messages, template and tools passed exactly, in quoted heredocs)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError
+from ..prepare import AUTO, PreparedChat
+from ..prompting import CUSTOM_CHOICE, MODEL_CHOICE
+from ..templates import DEFAULT_SYSTEM_STRATEGY
 from . import views
 from .core import Core
 from .inputs import ChatInputs
@@ -89,44 +92,87 @@ class SavedHandlers:
         return gr.update(choices=sorted(saved or {}))
 
     def export(self, request: gr.Request, **values: Any) -> tuple[str, str]:
-        """The current settings as JSON, and the generate command reproducing the last run (or the next)."""
+        """The current settings as JSON, and the commands reproducing the last run (or, before any, the next)."""
         state = self.core.session(request)
-        inputs = ChatInputs.from_values(values)
         snapshot = self._snapshot(values)
         run = state.last_run
-        seed = run.seed if run is not None else inputs.settings().seed
         try:
-            prepared = run.prepared if run is not None else self.core.prepare_chat(
-                state, inputs, state.conversation or [{"role": "user", "content": "Hello!"}]
+            inputs = ChatInputs.from_values(values)
+            seed = run.seed if run is not None else inputs.settings().seed
+            prepared = (
+                run.prepared
+                if run is not None
+                else self.core.prepare_chat(
+                    state, inputs, state.conversation or [{"role": "user", "content": "Hello!"}]
+                )
             )
         except PlaygroundError as exc:
             return json.dumps(snapshot, ensure_ascii=False, indent=2), f"# {exc.message}"
-        request_ = prepared.request
-        args = ["mlx-playground", "generate", "--model", state.model or self.core.default_model]
-        messages = [m for m in request_.messages]
-        if len(messages) == 1 or (len(messages) == 2 and messages[0]["role"] == "system"):
-            if messages[0]["role"] == "system":
-                args += ["--system", str(messages[0]["content"])]
-            args += ["--prompt", str(messages[-1].get("content"))]
-            note = ""
-        else:
-            args += ["--messages", "conversation.json"]
-            note = "# save the conversation first: Conversation JSON > Export, as conversation.json\n"
-        if request_.template not in ("auto", "", None):
-            args += ["--template", "custom.jinja"] if request_.template == "custom" else ["--preset", request_.template]
-        for name, flag in _FLAGS.items():
-            args += [flag, str(getattr(prepared.settings, name))]
-        if seed is not None:
-            args += ["--seed", str(seed)]
-        for stop in prepared.settings.stop:
-            args += ["--stop", stop]
-        if request_.template_kwargs:
-            args += ["--template-kwargs", json.dumps(dict(request_.template_kwargs), ensure_ascii=False)]
-        if request_.tools:
-            args += ["--tools", "tools.json"]
-            note += "# save the Tools box as tools.json\n"
-        if not request_.wire_eos:
-            args.append("--no-eos-wiring")
-        if request_.system_strategy != "merge":
-            args += ["--system-strategy", request_.system_strategy]
-        return json.dumps(snapshot, ensure_ascii=False, indent=2), note + shlex.join(args)
+        model = state.model or self.core.default_model
+        return json.dumps(snapshot, ensure_ascii=False, indent=2), generate_command(prepared, model, seed)
+
+
+def _heredoc(text: str, tag: str) -> tuple[str, str]:
+    """A quoted heredoc delimiter that does not occur in ``text`` (so the text is passed exactly)."""
+    while tag in text:
+        tag += "_"
+    return f"<<'{tag}'", f"{text}\n{tag}"
+
+
+def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> str:
+    """Shell commands that rerun ``prepared`` with ``mlx-playground generate``: the same messages, template,
+    keywords, tools, settings (as resolved), seed, EOS wiring and backend (the API key is never written:
+    the command reads it from the environment)."""
+    request = prepared.request
+    before: list[str] = []
+    args = ["mlx-playground", "generate", "--model", model]
+    stdin = None
+    messages = list(request.messages)
+    simple = all(isinstance(m.get("content"), str) and set(m) <= {"role", "content"} for m in messages)
+    roles = [m["role"] for m in messages]
+    if simple and roles in (["user"], ["system", "user"]):
+        if roles[0] == "system":
+            args += ["--system", messages[0]["content"]]
+        args += ["--prompt", messages[-1]["content"]]
+    else:
+        args += ["--messages", "-"]
+        stdin = _heredoc(json.dumps(messages, ensure_ascii=False, indent=2), "MESSAGES")
+    if request.template == CUSTOM_CHOICE and request.custom_template:
+        start, body = _heredoc(request.custom_template, "TEMPLATE")
+        before.append(f"cat > custom.jinja {start}\n{body}")
+        args += ["--template", "custom.jinja"]
+    elif request.template not in (AUTO, "", None, MODEL_CHOICE, CUSTOM_CHOICE):
+        args += ["--preset", request.template]
+    if request.tools:
+        start, body = _heredoc(json.dumps(list(request.tools), ensure_ascii=False, indent=2), "TOOLS")
+        before.append(f"cat > tools.json {start}\n{body}")
+        args += ["--tools", "tools.json"]
+    if request.template_kwargs:
+        args += ["--template-kwargs", json.dumps(dict(request.template_kwargs), ensure_ascii=False)]
+    if request.system_strategy != DEFAULT_SYSTEM_STRATEGY:
+        args += ["--system-strategy", request.system_strategy]
+    if request.continue_final:
+        args.append("--continue-final")
+    settings = prepared.settings
+    for name, flag in _FLAGS.items():
+        args += [flag, str(getattr(settings, name))]
+    for name, flag in (("presence_penalty", "--presence-penalty"), ("frequency_penalty", "--frequency-penalty")):
+        if getattr(settings, name):
+            args += [flag, str(getattr(settings, name))]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    if settings.stop:
+        args += ["--stop", *settings.stop]  # one --stop with every string (a repeated --stop keeps only the last)
+    if not request.wire_eos:
+        args.append("--no-eos-wiring")
+    backend = request.backend
+    if backend is not None and backend.remote:
+        args += ["--backend", backend.kind, "--base-url", backend.base_url or ""]
+        if backend.served_model:
+            args += ["--served-model", backend.served_model]
+        if backend.api_key:
+            before.append("# the server's API key: export MLX_PLAYGROUND_API_KEY=... first")
+    command = shlex.join(args)
+    if stdin is not None:
+        command += f" {stdin[0]}\n{stdin[1]}"
+    return "\n".join([*before, command])

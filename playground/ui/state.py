@@ -3,11 +3,17 @@
 The conversation lives here, as the engine's plain messages (every role, reasoning, tool calls, tool
 results, images); the Chatbot component only shows it. Handlers change it under the session's lock, so a
 streamed reply, Stop, Clear, an edit or an import never race each other into an inconsistent chat.
+
+A request of the Chat tab is a :class:`Turn`: accepted (validated, recorded, the Message box cleared),
+then started by the streaming step, then finished. Stop cancels it in every state: a turn not started yet
+is finished at once (its stream step, if it ever comes, only reports that), a started one stops at the
+engine's next step (queued, processing its prompt, or streaming).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +26,7 @@ from ..prompt_cache import PromptCacheState
 MAX_SESSIONS = 512  # browser sessions remembered (least recently used are forgotten)
 MAX_CACHED_CONVERSATIONS = 4  # sessions whose KV cache is kept between turns
 MAX_BRANCHES = 8  # alternatives kept per branch point
+STOPPING_WAIT_S = 5.0  # a Send right after Stop waits this long for the stopped reply to end
 
 
 @dataclass
@@ -29,6 +36,7 @@ class Branches:
     index: int
     tails: list[list[Message]]
     current: int
+    previous: int = 0  # the alternative shown before the one being generated
 
     def label(self) -> str:
         return f"{self.current + 1} / {len(self.tails)}"
@@ -46,6 +54,19 @@ class LastRun:
     final: GenerationEvent | None = None
 
 
+@dataclass(eq=False)
+class Turn:
+    """One accepted request of the Chat tab: accepted → started (streaming) → finished."""
+
+    prepared: PreparedChat
+    kind: str  # new | regenerate | edit | continue
+    cancel: threading.Event
+    epoch: int
+    started: bool = False
+    finished: bool = False
+    accepted_at: float = field(default_factory=time.monotonic)
+
+
 @dataclass
 class SessionState:
     """One browser session's server-side state."""
@@ -56,38 +77,87 @@ class SessionState:
     custom_template: str = ""
     cache: PromptCacheState = field(default_factory=PromptCacheState)
     last_run: LastRun | None = None
-    pending: PreparedChat | None = None  # accepted by Send, not yet streaming
-    current: PreparedChat | None = None  # the request being answered (accepted or streaming)
-    pending_kind: str = "new"  # new | regenerate | edit | continue
-    pending_cancel: threading.Event = field(default_factory=threading.Event)
-    cancels: list[threading.Event] = field(default_factory=list)
-    epoch: int = 0  # bumped by Clear / Import / edits: streams of an older epoch stop writing
-    busy: bool = False
-    applied_defaults: dict[str, Any] = field(default_factory=dict)
+    turn: Turn | None = None  # the chat's current (or last) request
+    epoch: int = 0  # bumped by Clear / Import / edits / branch switches: older turns write nothing more
+    runs: dict[str, set[threading.Event]] = field(default_factory=dict)  # Compare / Notebook runs by tab
+    notebook_last: str = ""  # the Notebook's last continuation (for "Append")
     lock: threading.RLock = field(default_factory=threading.RLock)
+    changed: threading.Condition = field(init=False, repr=False)
 
-    def new_cancel(self) -> threading.Event:
-        """A cancel flag for a request about to be queued; Stop sets every flag of the session."""
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    @property
+    def busy(self) -> bool:
+        """A request is accepted and not finished (waiting for its stream step, queued, or streaming)."""
+        return self.turn is not None and not self.turn.finished
+
+    @property
+    def current(self) -> PreparedChat | None:
+        """The request being answered, if any."""
+        return self.turn.prepared if self.busy else None
+
+    def begin(self, prepared: PreparedChat, kind: str) -> Turn:
+        """Record an accepted request (call with the lock held)."""
+        self.turn = Turn(prepared, kind, threading.Event(), self.epoch)
+        return self.turn
+
+    def finish(self, turn: Turn) -> None:
+        """Mark ``turn`` finished and wake anyone waiting for the session to be free."""
+        with self.lock:
+            turn.finished = True
+            self.changed.notify_all()
+
+    def stop(self) -> bool:
+        """Stop the chat's request wherever it is. A request not started yet is finished at once.
+        Returns whether there was one."""
+        with self.lock:
+            turn = self.turn
+            if turn is None or turn.finished:
+                return False
+            turn.cancel.set()
+            if not turn.started:
+                self.finish(turn)
+            return True
+
+    def wait_if_stopping(self, timeout: float = STOPPING_WAIT_S) -> None:
+        """If the current request was stopped but has not ended yet, wait (a little) for it to end."""
+        with self.lock:
+            deadline = time.monotonic() + timeout
+            while self.busy and self.turn.cancel.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.changed.wait(left)
+
+    def start_run(self, tab: str) -> threading.Event:
+        """A cancel flag for a Compare or Notebook run (that tab's Stop sets it)."""
         event = threading.Event()
         with self.lock:
-            self.cancels = [c for c in self.cancels if not c.is_set()] + [event]
+            self.runs.setdefault(tab, set()).add(event)
         return event
 
-    def stop(self) -> None:
+    def end_run(self, tab: str, event: threading.Event) -> None:
         with self.lock:
-            for event in self.cancels:
-                event.set()
-            self.cancels = []
+            self.runs.get(tab, set()).discard(event)
+
+    def stop_runs(self, tab: str) -> int:
+        """Stop every running run of ``tab``; returns how many."""
+        with self.lock:
+            running = list(self.runs.get(tab, ()))
+        for event in running:
+            event.set()
+        return len(running)
 
     def reset_conversation(self, messages: list[Message] | None = None) -> None:
         """Clear (or replace) the conversation; any reply still streaming stops and writes nothing."""
         with self.lock:
             self.stop()
+            if self.turn is not None:
+                self.finish(self.turn)
             self.epoch += 1
             self.conversation = list(messages or [])
             self.branches = None
-            self.pending = None
-            self.busy = False
             self.cache.reset()
 
 
@@ -100,8 +170,12 @@ class Sessions:
         self.max_sessions = max_sessions
         self.max_cached = max_cached
 
+    @staticmethod
+    def key(request: Any) -> str:
+        return getattr(request, "session_hash", None) or "anonymous"
+
     def get(self, request: Any, default_model: str | None = None) -> SessionState:
-        key = getattr(request, "session_hash", None) or "anonymous"
+        key = self.key(request)
         with self._lock:
             state = self._states.get(key)
             if state is None:
@@ -113,3 +187,10 @@ class Sessions:
                 if old.cache.tokens:
                     old.cache.reset()
             return state
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def states(self) -> list[SessionState]:
+        with self._lock:
+            return list(self._states.values())

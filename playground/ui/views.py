@@ -29,6 +29,12 @@ def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+def md_text(text: Any) -> str:
+    """Plain text made safe inside Markdown: tokens like ``<think>`` or ``<end_of_turn>`` would otherwise be taken
+    for HTML tags and vanish."""
+    return html.escape(str(text), quote=False)
+
+
 # ---------------------------------------------------------------------------------------------- prompt
 
 
@@ -281,11 +287,16 @@ def _arguments_text(arguments: Any) -> str:
     return json.dumps(arguments, ensure_ascii=False, indent=2)
 
 
+EMPTY_REPLY = "*(empty reply)*"
+SYSTEM_TITLE = "⚙ System message"
+
+
 def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple[list[dict], list[int]]:
     """The Chatbot's messages for a conversation, and for each shown item the conversation index it shows.
 
-    Every role is shown: system messages after the first turn, tool calls (as a titled block), tool results,
-    reasoning (a collapsible "Thinking" block, open while it streams), images (as files).
+    Every role is shown: system messages after the first turn (titled, on the input side), tool calls (as a
+    titled block), tool results, reasoning (a collapsible "Thinking" block, open while it streams), images (as
+    files). While a reply streams (``streaming``), its message shows nothing until its first token arrives.
     """
     items: list[dict] = []
     owners: list[int] = []
@@ -300,12 +311,15 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
         text = _content_text(message.get("content"))
         if role == "assistant":
             reasoning = message.get("reasoning_content")
-            if reasoning:
-                status = "pending" if streaming and index == last and not text else "done"
-                metadata = {"title": "Thinking", "status": status}
+            live = streaming and index == last
+            if reasoning or (live and reasoning == ""):
+                status = "pending" if live and not text else "done"
+                metadata = {"title": "Thinking" if reasoning or not live else "Thinking…", "status": status}
                 add(index, {"role": "assistant", "content": reasoning, "metadata": metadata})
-            if text or not (reasoning or message.get("tool_calls")):
+            if text:
                 add(index, {"role": "assistant", "content": text})
+            elif not (reasoning or message.get("tool_calls") or live):
+                add(index, {"role": "assistant", "content": EMPTY_REPLY})
             for call in message.get("tool_calls") or []:
                 function = call.get("function", call)
                 call_id = f" · id {call['id']}" if call.get("id") else ""
@@ -320,8 +334,8 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
         elif role == "tool":
             name = message.get("name") or message.get("tool_call_id") or "tool"
             add(index, {"role": "user", "content": text, "metadata": {"title": f"↩ Tool result: {name}"}})
-        elif role == "system":
-            add(index, {"role": "system", "content": text})
+        elif role == "system":  # a system message after the first turn (the Chatbot hides the "system" role)
+            add(index, {"role": "user", "content": text, "metadata": {"title": SYSTEM_TITLE}})
         else:
             for path in _images(message.get("content")):
                 add(index, {"role": "user", "content": {"path": path}})
@@ -335,6 +349,9 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
 
 def stats_line(event: GenerationEvent) -> str:
     """One line under a reply: finish reason, stop token, tokens, speed, ttft, reuse, seed, batch."""
+    if event.finish_reason == "cancelled" and not event.generation_tokens:
+        seed = f" · seed {event.seed}" if event.seed is not None else ""
+        return f"**cancelled** before the first token · 0 tokens{seed}"
     stop = f" `{event.stop_token}`" if event.stop_token else ""
     reuse = f" · reused {event.reused_tokens} of {event.prompt_tokens} prompt tokens" if event.reused_tokens else ""
     batch = f" · batch of {event.batch_size}" if event.batch_size > 1 else ""
@@ -378,8 +395,11 @@ CSS = """
 .pg-chip { border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 3px; white-space: pre; }
 .pg-chip sub { color: #94a3b8; margin-left: 2px; }
 .pg-chip-special { background: #334155; color: #f8fafc; }
-.pg-token-view { font-family: ui-monospace, monospace; font-size: 13px; line-height: 2.1; white-space: pre-wrap; }
-.pg-t { position: relative; border-radius: 3px; padding: 1px 1px; cursor: pointer; }
+.pg-token-view { font-family: ui-monospace, monospace; font-size: 13px; line-height: 2.1; white-space: pre-wrap;
+  padding-bottom: 4px; }
+.pg-t { position: relative; display: inline-block; line-height: 1.5; margin: 1px 0; border-radius: 3px;
+  padding: 1px 1px; cursor: pointer; }
+.pg-overflow-visible, .pg-overflow-visible > div { overflow: visible !important; }
 .pg-t-special { background: #334155 !important; color: #f8fafc; }
 .pg-p { font-size: 9px; color: var(--body-text-color-subdued); margin-left: 1px; }
 .pg-alt { display: none; position: absolute; z-index: 20; left: 0; top: 1.6em;
