@@ -311,6 +311,19 @@ class SoloUnit:
             self._steps.close()
 
 
+def _detokenizer(prepared: PreparedChat) -> Any:
+    """A fresh streaming detokenizer for a reply. mlx-lm's detokenizers drop the leading space of the first
+    text they produce, which suits a new chat reply but not a continuation (Continue, the Notebook): there
+    the detokenizer is first fed the prompt's last token, whose text is discarded, so " = 9." after "4 + 5"
+    keeps its space."""
+    detokenizer = prepared.loaded.tokenizer.detokenizer
+    if (prepared.raw or prepared.request.continue_final) and prepared.token_ids:
+        detokenizer.add_token(int(prepared.token_ids[-1]))
+        detokenizer.finalize()
+        _ = detokenizer.last_segment  # the primer's text is not part of the reply
+    return detokenizer
+
+
 def _tickets(unit: Any) -> list[Ticket]:
     """The requests a unit is running."""
     if unit.batchable:
@@ -574,7 +587,7 @@ class Scheduler:
         ticket.reused = reused
         ticket.prefill_tokens = len(suffix)
         ticket.admitted = time.perf_counter()
-        ticket.detokenizer = prepared.loaded.tokenizer.detokenizer
+        ticket.detokenizer = _detokenizer(prepared)
         ticket.info = _TokenInfoMaker(prepared) if prepared.request.logprobs else None
         unit.add(ticket, cache, suffix, tokens[:reused])
         ticket.put(ticket.event(status="prefill", token=None))

@@ -174,3 +174,22 @@ def test_a_model_loaded_without_weights_prepares_but_cannot_generate_locally(eng
     assert prepared.prompt_tokens == 10 and "<|im_end|>" in prepared.eos.tokens
     with pytest.raises(GenerationError, match="without weights"):
         engine.generate(prepared)
+
+
+def test_a_continuation_keeps_its_leading_space(engine, demo):
+    """mlx-lm's detokenizers drop the first text's leading space: right for a new reply, wrong for a
+    continuation ("4 + 5" + " = 9." must not become "4 + 5= 9.")."""
+    question = [{"role": "user", "content": "What is 4 + 5?"}]
+    full, _ = ask(engine, demo, question, temperature=0, max_tokens=20)
+    head = full.text.split(" ")[0]  # e.g. "4"
+    partial = [*question, {"role": "assistant", "content": head}]
+    prepared = engine.prepare(
+        demo,
+        ChatRequest(messages=tuple(partial), continue_final=True, settings=GenerationSettings(temperature=0, max_tokens=20)),
+    )
+    continued = engine.generate(prepared)
+    assert head + continued.text == full.text
+    raw = engine.prepare(
+        demo, ChatRequest(raw_prompt=prepared.text, settings=GenerationSettings(temperature=0, max_tokens=20))
+    )
+    assert engine.generate(raw).text == continued.text
