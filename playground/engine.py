@@ -17,7 +17,7 @@ from pathlib import Path
 from .backends import Backend, make_backend
 from .errors import BackendError
 from .events import GenerationEvent, GenerationResult, collect
-from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache
+from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache, resolve_model
 from .prepare import BackendSpec, ChatRequest, PreparedChat, prepare
 from .prompt_cache import PromptCacheState
 from .scheduler import DEFAULT_MAX_BATCH, Scheduler
@@ -50,6 +50,9 @@ class Engine:
         cached = self.models.peek(model, weights=weights)
         if cached is not None:
             return cached
+        # A download (a Hub id not yet cached) happens here, on the caller's thread, so running replies do
+        # not wait for it; reading the weights and the warm-up run on the scheduler's thread.
+        resolve_model(model, weights=weights)
         return self.scheduler.call(lambda: self.models.get(model, weights=weights))
 
     def prepare(self, model: LoadedModel | str | Path, request: ChatRequest) -> PreparedChat:

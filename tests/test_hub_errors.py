@@ -78,3 +78,47 @@ def test_a_model_served_elsewhere_downloads_no_weights(monkeypatch, hf_cache):
     with pytest.raises(ModelLoadError):
         resolve_model("org/huge-model")
     assert "*.safetensors" in seen["patterns"]
+
+
+def test_a_download_does_not_hold_up_running_replies(monkeypatch, hf_cache, tmp_path):
+    """Downloading a new model happens on the caller's thread: replies keep streaming meanwhile."""
+    import shutil
+    import threading
+    import time
+
+    import huggingface_hub
+    from conftest import DEMO_MODEL
+
+    from playground.engine import Engine
+    from playground.prepare import ChatRequest
+    from playground.settings import GenerationSettings
+
+    copy = tmp_path / "downloaded"
+    shutil.copytree(DEMO_MODEL, copy)
+    started = threading.Event()
+
+    def slow_download(repo_id, *, local_files_only=False, **kwargs):
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        if local_files_only and not started.is_set():
+            raise LocalEntryNotFoundError("not cached yet")
+        if not local_files_only:
+            started.set()
+            time.sleep(2.0)
+        return str(copy)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", slow_download)
+    engine = Engine(max_models=2)
+    demo = engine.load(str(DEMO_MODEL))
+    loading = threading.Thread(target=lambda: engine.load("org/slow-model"))
+    loading.start()
+    started.wait(10)
+    t0 = time.monotonic()
+    request = ChatRequest(messages=({"role": "user", "content": "Hello!"},), wire_eos=False,
+                          settings=GenerationSettings(temperature=0, max_tokens=40))
+    result = engine.generate(engine.prepare(demo, request))
+    took = time.monotonic() - t0
+    loading.join(30)
+    assert result.final.generation_tokens == 40 and took < 1.5  # not stuck behind the 2 s download
