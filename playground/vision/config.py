@@ -116,7 +116,8 @@ def vision_evidence(config: Mapping[str, Any], preprocessor: Mapping[str, Any] |
     if isinstance(config.get("vision_config"), dict) and config["vision_config"]:
         return "config.json has a vision_config"
     model_type = str(config.get("model_type") or "").lower()
-    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    declared = config.get("architectures")
+    archs = [a for a in declared if isinstance(a, str)] if isinstance(declared, list) else []
     generative = [a for a in archs if a.endswith("ForConditionalGeneration")]
     if generative and model_type in VISION_MODEL_TYPES:
         return f"architecture {generative[0]} with model_type '{model_type}'"
