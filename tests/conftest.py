@@ -122,6 +122,28 @@ def toy_qwen3(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def toy_vision(tmp_path_factory):
+    """The tiny random-weight Qwen2-VL (``full``), a copy whose vision_config lacks patch_size (``broken``: loads
+    with a repair warning) and solid-colour test images (``red`` 64x64 px: 4 image tokens, ``blue`` 96x64 px: 6),
+    as in test_vision.py. Skips without the vision extra (mlx-vlm)."""
+    pytest.importorskip("mlx_vlm", reason="the vision extra (mlx-vlm) is not installed")
+    from PIL import Image
+
+    from playground.toy_vision import build_toy_vision_model, copy_without_vision_fields
+
+    root = tmp_path_factory.mktemp("toy-vision")
+    full = build_toy_vision_model(root / "tiny-qwen2-vl")
+    broken = copy_without_vision_fields(
+        full, root / "tiny-qwen2-vl-no-patch-size", ("patch_size", "spatial_patch_size")
+    )
+    out = {"full": full, "broken": broken, "root": root}
+    for name, colour, size in [("red", (255, 0, 0), (64, 64)), ("blue", (0, 0, 255), (96, 64))]:
+        out[name] = root / f"{name}.png"
+        Image.new("RGB", size, colour).save(out[name])
+    return out
+
+
 def launch_app(*, model: str = str(DEMO_MODEL), engine=None, **options):
     """Launch the real app on a free localhost port; returns (url, blocks). Close it with ``blocks.close()``."""
     from playground.ui.app import serve

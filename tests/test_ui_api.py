@@ -186,3 +186,25 @@ def test_bad_settings_are_refused_with_a_message_and_the_server_keeps_serving(cl
     refused = client.predict(message=message("Hello!"), api_name="/send", **overrides)
     assert expected in refused[2] and refused[1] != message("")  # the box is left as it was
     assert chat(client, "Hello!")[1][1].startswith("**stop**")
+
+
+def test_files_of_the_working_directory_cannot_be_fetched_through_the_file_route(server):
+    import httpx
+    from conftest import ROOT
+
+    for target in (ROOT / "README.md", "README.md", ROOT / "pyproject.toml", ROOT / "playground" / "ui" / "app.py"):
+        assert httpx.get(f"{server}gradio_api/file={target}", timeout=10).status_code == 403, target
+
+
+def test_an_import_referring_to_a_server_file_that_is_not_an_image_is_refused(client):
+    from conftest import ROOT
+
+    blocks = [{"type": "image", "image": str(ROOT / "README.md")}, {"type": "text", "text": "What is this?"}]
+    history, _, error, *_ = client.predict(text=json.dumps([{"role": "user", "content": blocks}]), api_name="/import")
+    assert "message 1: image" in error and "is not an image" in error
+
+
+def test_test_connection_reports_the_local_backend_and_refuses_a_bad_url_inline(client):
+    assert "Local: tokens are generated in this process" in client.predict(api_name="/test_connection")
+    shown = client.predict(backend="openai", base_url="ftp://nowhere", api_name="/test_connection")
+    assert 'class="pg-error"' in shown and "is not an http:// or https:// URL" in shown

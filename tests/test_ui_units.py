@@ -350,3 +350,55 @@ def test_long_replies_are_streamed_in_fewer_updates():
     assert update_interval(0) == update_interval(500) == 0.05  # 20 updates a second while a reply is short
     assert 0.05 < update_interval(8_000) < update_interval(16_000) < 1.0
     assert update_interval(10**7) == 1.0  # and at least one a second
+
+
+# ---------------------------------------------------------------------------------------------- servers, images
+
+
+def test_the_connection_report_names_the_server_and_how_it_is_used():
+    report = {"backend": "openai", "server": "mlx_lm.server", "base_url": "http://h:8080/v1", "reachable": True,
+              "latency_ms": 3.5, "version": None, "models": ["/m"], "model": None, "details": {},
+              "capabilities": {"bos": "leading BOS stripped"}, "notes": ["a note <b>"]}
+    shown = views.connection_html(report)
+    assert "Connected to mlx_lm.server at http://h:8080/v1 in 3.5 ms." in shown
+    assert "<b>models it lists</b>: /m" in shown and "the server uses the model it was started with" in shown
+    assert "<li>bos: leading BOS stripped</li>" in shown and "⚠ a note &lt;b&gt;" in shown
+    assert "reachable" not in shown and "details" not in shown
+
+
+def test_the_prompt_view_lists_what_the_server_backend_does_and_the_images():
+    from playground.vision.prompt import ImageInfo, ImageSpan
+
+    pad = "<|image_pad|>"
+    text = f"<|im_start|>user\n<|vision_start|>{pad * 4}<|vision_end|>Hi<|im_end|>\n"
+    vision = SimpleNamespace(
+        images=(ImageInfo(0, "/tmp/a.png", 64, 64, 4),), spans=(ImageSpan(34, 34 + 4 * len(pad), pad, 4, 0),),
+        image_token=pad,
+    )
+    loaded = SimpleNamespace(special_tokens=lambda: ("<|im_start|>", "<|im_end|>", pad, "<|vision_start|>"))
+    prepared = SimpleNamespace(
+        rendered=None, prompt_tokens=12, text=text, image_tokens=4, vision=vision, warnings=(), loaded=loaded,
+        eos=SimpleNamespace(tokens=("<|im_end|>",)),
+    )
+    shown = views.prompt_html(prepared, "label", backend="openai server at http://h/v1", backend_notes=["BOS <s>"])
+    assert "<b>Tokens from openai server at http://h/v1</b>" in shown and "<li>BOS &lt;s&gt;</li>" in shown
+    assert 'class="pg-tok pg-img"' in shown and '&lt;|image_pad|&gt;<sub class="pg-count">×4</sub>' in shown
+    assert "image 1: 64×64 px → 4 image tokens (&lt;|image_pad|&gt; ×4)" in shown
+    assert "sent exactly as shown" in views.prompt_html(prepared, backend="openai server at x", backend_notes=())
+    assert "Tokens from" not in views.prompt_html(prepared)
+
+
+def test_backend_messages_name_the_pages_fields_and_never_url_credentials():
+    from playground.ui.core import page_words
+
+    hint = "give its API key with --api-key KEY or the MLX_PLAYGROUND_API_KEY environment variable"
+    assert page_words(hint) == "give its API key in the API key box"
+    assert page_words("pass --served-model with one of: a, b") == "put one of these in 'Model name on the server': a, b"
+    assert page_words("check --base-url: it may point") == "check the Server URL: it may point"
+    assert page_words("cannot reach http://me:sk-1@host:80/v1 (x)") == "cannot reach http://***@host:80/v1 (x)"
+
+
+def test_stats_say_local_when_columns_come_from_different_places():
+    assert not views.stats_line(event()).endswith("local")
+    assert views.stats_line(event(), show_local=True).endswith("· local")
+    assert views.stats_line(event(source="openai:vllm")).endswith("· openai:vllm")

@@ -7,7 +7,6 @@ Handlers receive the components' values by name (``inputs_kwargs``) and build on
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -104,7 +103,13 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                     elem_id="backend-url",
                 )
                 api_key = gr.Textbox(
-                    value="", label="API key (never shown or logged)", type="password", elem_id="backend-key"
+                    value="",
+                    label="API key (never shown or logged)",
+                    type="password",
+                    elem_id="backend-key",
+                    placeholder="the key given at start is used for its server"
+                    if core.engine.default_backend.api_key
+                    else "",
                 )
                 served_model = gr.Textbox(
                     value=core.engine.default_backend.served_model or "",
@@ -232,6 +237,15 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 with gr.Row():
                     compare_input = gr.Textbox(label="Message", value="Hello!", elem_id="compare-input", scale=3)
                     compare_system = gr.Textbox(value="", label="System prompt", elem_id="compare-system", scale=2)
+                    compare_image = gr.Image(
+                        type="filepath",
+                        label="Image for every column (vision models)",
+                        elem_id="compare-image",
+                        sources=["upload", "clipboard"],
+                        height=200,
+                        min_width=240,
+                        scale=1,
+                    )
                 with gr.Row(equal_height=True):
                     compare_seed = gr.Textbox(
                         value="", label="Seed (empty = random, the same for every column)", elem_id="compare-seed"
@@ -266,7 +280,8 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                             )
                             column_inputs[column_key("backend", index)] = gr.Radio(
                                 ["local", "server"],
-                                value="local",
+                                value="server" if core.engine.default_backend.remote else "local",
+                                info="server: the one under 'Generation backend'",
                                 label="Tokens from",
                                 elem_id=f"compare-backend-{index}",
                             )
@@ -449,7 +464,18 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             )
         test_connection.click(
             app.panel.test_connection, inputs_kwargs=chat_inputs, outputs=backend_report, api_name="test_connection"
-        )
+        ).then(app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light)
+        # A change of backend shows what the new one does to the prompt; URL and key boxes only when left (every
+        # keystroke would ask a half-typed address).
+        for trigger in (backend.change, base_url.blur, base_url.submit, api_key.blur, served_model.blur):
+            trigger(
+                app.chat.preview,
+                inputs_kwargs=chat_inputs,
+                outputs=rendered,
+                api_visibility="private",
+                trigger_mode="always_last",
+                **light,
+            )
 
         # Chat: the prompt preview follows every edit, before anything is sent.
         chat_input.change(
@@ -580,6 +606,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             "system_strategy": strategy,
             "template_kwargs": template_kwargs,
             "compare_message": compare_input,
+            "compare_image": compare_image,
             "third": third,
             "seed": compare_seed,
             **column_inputs,
@@ -658,7 +685,8 @@ def serve(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         show_error=False,
-        allowed_paths=[str(Path.cwd())],
+        # No allowed_paths: the page shows only files Gradio made (uploads) and the sessions' checked image
+        # copies in the system temp dir (playground.ui.images), never other files of the working directory.
     )
     demo.playground_app = app  # for tests and embedding
     return demo

@@ -85,12 +85,12 @@ class ChatHandlers:
             if inputs.text.strip() or inputs.files:
                 message = self._user_message(inputs)
                 prepared = self.core.prepare_chat(state, inputs, [*state.conversation, message])
-                return views.prompt_html(prepared, NEXT_PROMPT)
+                return self.core.prompt_view(prepared, NEXT_PROMPT)
             current = state.current
             if current is not None:
-                return views.prompt_html(current, ANSWERING_PROMPT)
+                return self.core.prompt_view(current, ANSWERING_PROMPT)
             if state.last_run is not None:
-                return views.prompt_html(state.last_run.prepared, LAST_PROMPT)
+                return self.core.prompt_view(state.last_run.prepared, LAST_PROMPT)
             return views.notice_html(TYPE_TO_SEE, NEXT_PROMPT)
         except PlaygroundError as exc:
             return error_view(exc)
@@ -101,10 +101,14 @@ class ChatHandlers:
     # ------------------------------------------------------------------ accepting a request
 
     @staticmethod
-    def _user_message(inputs: ChatInputs) -> dict:
+    def _user_message(inputs: ChatInputs, state: SessionState | None = None) -> dict:
+        """The user message the Message box holds; with ``state``, its images are the session's checked copies
+        (see :mod:`playground.ui.images`), as everything the conversation keeps must be."""
         files = inputs.files
         if not files:
             return {"role": "user", "content": inputs.text}
+        if state is not None:
+            files = [state.images.localize(path) for path in files]
         blocks: list[dict] = [{"type": "image", "image": path} for path in files]
         if inputs.text:
             blocks.append({"type": "text", "text": inputs.text})
@@ -120,10 +124,11 @@ class ChatHandlers:
         with state.lock:
             if state.busy:
                 return _refused(BUSY, 2, 2)
-            conversation = [*state.conversation, self._user_message(inputs)]
             try:
+                conversation = [*state.conversation, self._user_message(inputs, state)]
                 prepared = self.core.prepare_chat(state, inputs, conversation)
-            except PlaygroundError as exc:
+                self.core.check_sendable(prepared)
+            except PlaygroundError as exc:  # the typed text and the attached images stay in the box
                 return _refused(exc, 2, 2)
             state.conversation = conversation
             state.begin(prepared, "new")
@@ -131,7 +136,7 @@ class ChatHandlers:
                 self._chat(state),
                 EMPTY_INPUT,
                 "",
-                views.prompt_html(prepared, THIS_PROMPT),
+                self.core.prompt_view(prepared, THIS_PROMPT),
                 "_waiting for the model…_",
             )
 
@@ -154,13 +159,14 @@ class ChatHandlers:
                 return _refused("There is no reply to regenerate yet: send a message first.", 1, 2)
             try:
                 prepared = self.core.prepare_chat(state, inputs, conversation[:start])
+                self.core.check_sendable(prepared)
             except PlaygroundError as exc:
                 return _refused(exc, 1, 2)
             if kind == "regenerate":
                 _remember_tail(state, start)
             state.conversation = conversation[:start]
             state.begin(prepared, kind)
-            return self._chat(state), "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
+            return self._chat(state), "", self.core.prompt_view(prepared, THIS_PROMPT), "_waiting…_"
 
     def continue_reply(self, request: gr.Request, **values: Any) -> tuple:
         """Continue the final assistant message (e.g. one cut off by the token limit)."""
@@ -174,10 +180,11 @@ class ChatHandlers:
                 return _refused("The last message is not a reply to continue.", 1, 2)
             try:
                 prepared = self.core.prepare_chat(state, inputs, list(state.conversation), continue_final=True)
+                self.core.check_sendable(prepared)
             except PlaygroundError as exc:
                 return _refused(exc, 1, 2)
             state.begin(prepared, "continue")
-            prompt = views.prompt_html(prepared, f"{THIS_PROMPT} (the reply's turn is left open)")
+            prompt = self.core.prompt_view(prepared, f"{THIS_PROMPT} (the reply's turn is left open)")
             return self._chat(state), "", prompt, "_waiting…_"
 
     def add_tool_result(self, request: gr.Request, result: str, **values: Any) -> tuple:
@@ -201,11 +208,12 @@ class ChatHandlers:
             conversation = [*state.conversation, message]
             try:
                 prepared = self.core.prepare_chat(state, inputs, conversation)
+                self.core.check_sendable(prepared)
             except PlaygroundError as exc:
                 return _refused(exc, 2, 2)
             state.conversation = conversation
             state.begin(prepared, "new")
-            return self._chat(state), "", "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
+            return self._chat(state), "", "", self.core.prompt_view(prepared, THIS_PROMPT), "_waiting…_"
 
     def edit(self, data: gr.EditData, request: gr.Request, **values: Any) -> tuple:
         """An edited user message: the conversation continues from it (the old continuation is kept as an
@@ -231,13 +239,14 @@ class ChatHandlers:
             conversation = [*state.conversation[:at], edited]
             try:
                 prepared = self.core.prepare_chat(state, inputs, conversation)
+                self.core.check_sendable(prepared)
             except PlaygroundError as exc:
                 return self._chat(state), error_view(exc), *_skip(2)
             _remember_tail(state, at)
             state.epoch += 1
             state.conversation = conversation
             state.begin(prepared, "edit")
-            return self._chat(state), "", views.prompt_html(prepared, THIS_PROMPT), "_waiting…_"
+            return self._chat(state), "", self.core.prompt_view(prepared, THIS_PROMPT), "_waiting…_"
 
     def undo(self, data: gr.UndoData, request: gr.Request, message: Any = None) -> tuple:
         """Remove the last user message and what followed; its text goes back into the Message box (before
@@ -355,7 +364,7 @@ class ChatHandlers:
                 prepared, time.time(), tuple(tokens), stats, seed=final.seed if final else None, final=final
             )
             view = views.token_probs_html(tokens, note=_token_note(prepared, final))
-            shown_error = views.error_html(error.message, error.hint) if error is not None else ""
+            shown_error = error_view(error) if error is not None else ""
             if error is not None and final is None:
                 stats = "**error** · nothing was generated"
         yield self._chat(state), stats, view, *self._branch_row(state), shown_error
@@ -419,6 +428,8 @@ class ChatHandlers:
         state = self.core.session(request)
         try:
             messages = parse_messages(text or "", "the conversation JSON")
+            # images are checked and copied into the session's folder: the page shows only those copies
+            messages = state.images.localize_messages(messages)
         except MessagesError as exc:
             return gr.skip(), gr.skip(), error_view(exc), *_skip(4)
         system = ""
@@ -438,7 +449,9 @@ class ChatHandlers:
         try:
             inputs = ChatInputs.from_values(values)
             if inputs.text.strip() or inputs.files:
-                prepared = self.core.prepare_chat(state, inputs, [*state.conversation, self._user_message(inputs)])
+                prepared = self.core.prepare_chat(
+                    state, inputs, [*state.conversation, self._user_message(inputs, state)]
+                )
             elif state.current is not None or state.last_run is not None:
                 prepared = state.current or state.last_run.prepared
             else:

@@ -1,8 +1,11 @@
-"""The Compare tab: one conversation, two or three columns, each with its own template and settings.
+"""The Compare tab: one conversation, two or three columns, each with its own template, settings and backend.
 
 The columns are prepared first (so a bad column is refused before anything runs), then submitted to the
 engine together: on the local backend they decode in one batch, so three columns cost little more than
 one. Every column gets the same seed (empty box: one random seed for all, shown in each column's stats).
+A column's tokens come from this process ("local") or from the server named in the model panel
+("server"); the prompt is rendered and tokenized here either way, so a local model and the model on a
+server can be compared on the same exact prompt. An optional image goes to every column (vision models).
 """
 
 from __future__ import annotations
@@ -68,8 +71,13 @@ class CompareHandlers:
     def _prepare(self, request: gr.Request, values: dict[str, Any]) -> tuple[list[PreparedChat], int]:
         state = self.core.session(request)
         message = (values.pop("compare_message", "") or "").strip()
+        image = values.pop("compare_image", None)
         if not message:
             raise PlaygroundError("Type a message to compare.", hint="the same message goes to every column")
+        content: Any = message
+        if image:
+            path = image.get("path") if isinstance(image, dict) else image
+            content = [{"type": "image", "image": state.images.localize(str(path))}, {"type": "text", "text": message}]
         third = bool(values.pop("third", False))
         seed_text = values.pop("seed", None)
         columns = {i: {f: values.pop(column_key(f, i), None) for f in COLUMN_FIELDS} for i in range(1, COLUMNS + 1)}
@@ -89,22 +97,24 @@ class CompareHandlers:
                     "backend": values.get("backend") if remote else "local",
                 }
             )
-            if remote and inputs.spec() == BackendSpec():
-                raise PlaygroundError(
-                    f"column {index} asks for the server, but the model panel's backend is local",
-                    hint="choose openai or ollama and a server URL under 'Generation backend'",
-                )
             try:
-                prepared.append(self.core.prepare_chat(state, inputs, [{"role": "user", "content": message}]))
+                if remote and self.core.spec(inputs) == BackendSpec():
+                    raise PlaygroundError(
+                        "it asks for the server, but the model panel's backend is local",
+                        hint="choose openai or ollama and a server URL under 'Generation backend'",
+                    )
+                column_request = self.core.prepare_chat(state, inputs, [{"role": "user", "content": content}])
+                self.core.check_sendable(column_request)
+                prepared.append(column_request)
             except PlaygroundError as exc:
                 raise PlaygroundError(f"column {index}: {exc.message}", hint=exc.hint) from None
         return prepared, seed
 
-    def run(self, request: gr.Request, **values: Any):
-        """Prepare every column, then stream them together. Outputs: per column (prompt, reply, stats, token
-        view) x 3, then the diff and the error box."""
+    def run(self, request: gr.Request, compare_image: Any = None, **values: Any):
+        """Prepare every column, then stream them together (``compare_image``: an image file for every column, or
+        None). Outputs: per column (prompt, reply, stats, token view) x 3, then the diff and the error box."""
         try:
-            plans, _ = self._prepare(request, dict(values))
+            plans, _ = self._prepare(request, {**values, "compare_image": compare_image})
         except PlaygroundError as exc:
             yield (*[gr.skip()] * (4 * COLUMNS + 1), error_view(exc))
             return
@@ -114,7 +124,8 @@ class CompareHandlers:
         diff = views.diff_html(pieces[0], pieces[1], "column 1", "column 2", special)
         if len(plans) > 2:
             diff += views.diff_html(pieces[0], pieces[2], "column 1", "column 3", special)
-        prompts = [views.prompt_html(p, f"Column {i + 1}: the exact prompt") for i, p in enumerate(plans)]
+        prompts = [self.core.prompt_view(p, f"Column {i + 1}: the exact prompt") for i, p in enumerate(plans)]
+        mixed = len({(p.request.backend or self.core.engine.default_backend).remote for p in plans}) > 1
         state = self.core.session(request)
         cancel = state.start_run(TAB)
 
@@ -154,12 +165,13 @@ class CompareHandlers:
                     remaining -= 1
                     column.done = True
                 elif isinstance(item, PlaygroundError):
-                    column.stats = views.error_html(item.message, item.hint)
+                    column.stats = error_view(item)
                 else:
                     event: GenerationEvent = item
                     column.text += event.text
                     column.tokens.extend(event.tokens)
-                    column.stats = views.stats_line(event) if event.done else views.progress_line(event)
+                    done = views.stats_line(event, show_local=mixed) if event.done else None
+                    column.stats = done if done is not None else views.progress_line(event)
                 now = time.monotonic()
                 if remaining and now - last_push >= update_interval(sum(len(c.text) for c in columns)):
                     last_push = now

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import threading
+import time
 from typing import Any
 
 from ..engine import Engine
-from ..errors import PlaygroundError
+from ..errors import BackendError, PlaygroundError
 from ..families import registry
 from ..models import DEMO_MODEL_ALIAS, LoadedModel, list_cached_models
 from ..prepare import BackendSpec, PreparedChat, choice_family, template_choice
@@ -18,6 +22,32 @@ AUTO = "auto"
 UPDATE_INTERVAL_S = 0.05  # streamed updates are coalesced to at most 20 per second
 MAX_UPDATE_INTERVAL_S = 1.0
 CHARS_PER_SECOND_OF_INTERVAL = 20_000
+#: Seconds an unreachable server is not asked again for the prompt panel's notes (every keystroke would wait).
+RECHECK_UNREACHABLE_S = 10.0
+IMAGES_ON_A_SERVER = BackendError(
+    "images need the local backend: a server's completions endpoint gets the prompt text without the images",
+    hint="choose 'local' under Generation backend (or, in Compare, 'local' for the column), or remove the image",
+)
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+#: The backends' hints name command-line options; the page names its own fields.
+_PAGE_WORDS = (
+    ("with --api-key KEY or the MLX_PLAYGROUND_API_KEY environment variable", "in the API key box"),
+    ("pass --served-model with one of:", "put one of these in 'Model name on the server':"),
+    ("pass --served-model NAME", "fill in 'Model name on the server'"),
+    ("pass --served-model with", "put in 'Model name on the server'"),
+    ("--served-model", "'Model name on the server'"),
+    ("check --base-url", "check the Server URL"),
+    ("--base-url", "the Server URL"),
+    ("use --backend openai", "choose openai"),
+)
+
+
+def page_words(text: str) -> str:
+    """A backend's message as the page says it: its fields instead of command-line options, and never
+    credentials written into a URL (``http://user:key@host``)."""
+    for cli, page in _PAGE_WORDS:
+        text = text.replace(cli, page)
+    return _USERINFO.sub("***@", text)
 
 
 def update_interval(chars: int) -> float:
@@ -34,9 +64,83 @@ class Core:
         self.engine = engine or Engine()
         self.default_model = default_model
         self.sessions = Sessions()
+        self._unreachable: dict[BackendSpec, tuple[float, str]] = {}
+        self._lock = threading.Lock()
 
     def session(self, request: Any) -> SessionState:
         return self.sessions.get(request, self.default_model)
+
+    def spec(self, inputs: Any) -> BackendSpec:
+        """The backend the panel's fields name. An empty API key box means the key the server was started with
+        (``--api-key`` / ``MLX_PLAYGROUND_API_KEY``), but only for that same server: a URL typed in the page never
+        gets it (whoever can reach the page could otherwise collect it with a server of their own)."""
+        spec = inputs.spec()
+        default = self.engine.default_backend
+        if (
+            spec.remote
+            and spec.api_key is None
+            and default.api_key
+            and (spec.kind, spec.base_url) == (default.kind, default.base_url)
+        ):
+            spec = dataclasses.replace(spec, api_key=default.api_key)
+        return spec
+
+    def secrets(self, spec: BackendSpec | None = None) -> tuple[str, ...]:
+        """API keys that must never appear in anything shown."""
+        keys = (self.engine.default_backend.api_key, spec.api_key if spec is not None else None)
+        return tuple(k for k in dict.fromkeys(keys) if k)
+
+    def scrub(self, text: str, spec: BackendSpec | None = None) -> str:
+        """``text`` as the page may show it: without API keys (see :func:`page_words`)."""
+        for secret in self.secrets(spec):
+            text = text.replace(secret, "***")
+        return page_words(text)
+
+    def backend_notes(self, prepared: PreparedChat) -> list[str]:
+        """What a server backend does to this prompt before sending it (BOS stripped, stop strings, think-text
+        removal, logprob limits, ...): the backend's own ``prompt_notes``; nothing for the local backend.
+        An unreachable server is one note, and is not asked again for a few seconds."""
+        spec = prepared.request.backend or self.engine.default_backend
+        if not spec.remote:
+            return []
+        if prepared.vision is not None:
+            return [f"{IMAGES_ON_A_SERVER.message} ({IMAGES_ON_A_SERVER.hint})"]
+        with self._lock:
+            failed = self._unreachable.get(spec)
+        if failed is not None and time.monotonic() - failed[0] < RECHECK_UNREACHABLE_S:
+            return [failed[1]]
+        try:
+            backend = self.engine.backend(spec)
+            notes = list(backend.prompt_notes(prepared))
+        except PlaygroundError as exc:
+            notes = [f"the server cannot be used yet: {exc.one_line()}"]
+        unreachable = next((n for n in notes if n.startswith("the server cannot be used yet")), None)
+        with self._lock:
+            if unreachable is not None:
+                self._unreachable[spec] = (time.monotonic(), unreachable)
+            else:
+                self._unreachable.pop(spec, None)
+        return [self.scrub(n, spec) for n in notes]
+
+    def forget_unreachable(self, spec: BackendSpec) -> None:
+        """Ask the server again next time (after a Test connection)."""
+        with self._lock:
+            self._unreachable.pop(spec, None)
+
+    def prompt_view(self, prepared: PreparedChat, label: str) -> str:
+        """The prompt panel for ``prepared``: the exact prompt, and what its backend does to it."""
+        spec = prepared.request.backend or self.engine.default_backend
+        if not spec.remote:
+            return views.prompt_html(prepared, label)
+        notes = self.backend_notes(prepared)
+        return views.prompt_html(prepared, label, backend=self.scrub(spec.describe(), spec), backend_notes=notes)
+
+    @staticmethod
+    def check_sendable(prepared: PreparedChat) -> None:
+        """Refuse, before anything is sent, what the request's backend cannot do (images on a server)."""
+        backend = prepared.request.backend
+        if backend is not None and backend.remote and prepared.vision is not None:
+            raise IMAGES_ON_A_SERVER
 
     def loaded(self, state: SessionState, backend: BackendSpec | None = None) -> LoadedModel:
         """The session's current model (loaded with weights unless tokens come from a server)."""
@@ -45,10 +149,11 @@ class Core:
 
     def prepare_chat(self, state: SessionState, inputs: ChatInputs, conversation: list[dict], **changes: Any):
         """The one prepared request of the Chat tab (preview, Send, regenerate, continue, copy-as-code)."""
-        loaded = self.loaded(state, inputs.spec())
+        spec = self.spec(inputs)
+        loaded = self.loaded(state, spec)
         choice = template_choice(loaded, inputs.template or AUTO, state.custom_template)
         request = inputs.request(
-            conversation, family=choice_family(choice), custom_template=state.custom_template, **changes
+            conversation, family=choice_family(choice), custom_template=state.custom_template, backend=spec, **changes
         )
         return self.engine.prepare(loaded, request)
 
@@ -76,8 +181,4 @@ class Core:
 
 
 def error_view(exc: PlaygroundError) -> str:
-    return views.error_html(exc.message, exc.hint)
-
-
-def prepared_label(prepared: PreparedChat, label: str) -> str:
-    return views.prompt_html(prepared, label)
+    return views.error_html(page_words(exc.message), page_words(exc.hint or "") or None)

@@ -169,8 +169,17 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
 
         return check_tools(value)
 
-    def request(self, conversation: list[dict], *, family: Any = None, custom_template: str = "", **changes: Any):
-        """The ChatRequest these inputs describe for ``conversation`` (system prompt first)."""
+    def request(
+        self,
+        conversation: list[dict],
+        *,
+        family: Any = None,
+        custom_template: str = "",
+        backend: BackendSpec | None = None,
+        **changes: Any,
+    ):
+        """The ChatRequest these inputs describe for ``conversation`` (system prompt first); ``backend``: the
+        backend to use (default: the one the fields name)."""
         messages = []
         if self.system and self.system.strip():
             messages.append({"role": "system", "content": self.system})
@@ -187,6 +196,6 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
             settings=self.settings(),
             wire_eos=bool(self.wire_eos),
             logprobs=TOKEN_VIEW_TOP if self.logprobs else 0,
-            backend=self.spec(),
+            backend=backend if backend is not None else self.spec(),
         )
         return request.replace(**changes) if changes else request

@@ -41,7 +41,8 @@ class NotebookHandlers:
         state = self.core.session(request)
         try:
             inputs = ChatInputs.from_values(values)
-            loaded = self.core.loaded(state, inputs.spec())
+            spec = self.core.spec(inputs)
+            loaded = self.core.loaded(state, spec)
             prepared = self.core.engine.prepare(
                 loaded,
                 ChatRequest(
@@ -49,7 +50,7 @@ class NotebookHandlers:
                     settings=inputs.settings(),
                     wire_eos=bool(inputs.wire_eos),
                     logprobs=TOKEN_VIEW_TOP if inputs.logprobs else 0,
-                    backend=inputs.spec(),
+                    backend=spec,
                 ),
             )
         except PlaygroundError as exc:
@@ -58,7 +59,8 @@ class NotebookHandlers:
         cancel = state.start_run(TAB)
         special = prepared.loaded.special_tokens()
         continuation, tokens, final, last_push = "", [], None, 0.0
-        facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in prepared.warnings)
+        notes = [*prepared.warnings, *self.core.backend_notes(prepared)]
+        facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in notes)
         yield notebook_html(text, "", special), f"_{facts}_", views.token_probs_html((), note="running…"), ""
         error: PlaygroundError | None = None
         try:

@@ -49,18 +49,21 @@ class PanelHandlers:
     def _describe(self, state, inputs: ChatInputs) -> tuple[str, Any]:
         """Status Markdown and the template family (for the thinking / effort controls)."""
         try:
-            backend = inputs.spec()
+            backend = self.core.spec(inputs)
             loaded = self.core.loaded(state, backend)
         except PlaygroundError as exc:
-            return f"**Model:** `{state.model}` · ⚠ {_problem(exc)}", None
+            return f"**Model:** `{state.model}` · ⚠ {self.core.scrub(_problem(exc))}", None
         family = self.core.template_family(state, inputs.template, backend)
         summary = loaded.summary(bool(inputs.wire_eos))
         params = f"{loaded.num_parameters / 1e6:,.1f}M parameters · " if loaded.num_parameters else ""
+        source = views.md_text(self.core.scrub(backend.describe(), backend))
         lines = [
-            f"**Model:** `{loaded.name}` · {params}context {loaded.context_length:,} tokens · "
-            f"tokens from: {backend.describe()}",
+            f"**Model:** `{loaded.name}` · {params}context {loaded.context_length:,} tokens · tokens from: {source}",
             f"**Family:** {summary['family']} (preset `{summary['preset']}`): {views.md_text(summary['reason'])}",
         ]
+        vision = _vision_line(loaded)
+        if vision:
+            lines.append(vision)
         conversation = list(state.conversation) or [{"role": "user", "content": "Hello!"}]
         try:
             prepared = self.core.prepare_chat(state, inputs, conversation)
@@ -87,7 +90,7 @@ class PanelHandlers:
             lines.append(f"**Template keywords:** {kwargs}")
         if prepared.reasoning != "none" or prepared.tool_calls != "none":
             lines.append(f"**Reply formats:** reasoning `{prepared.reasoning}`, tool calls `{prepared.tool_calls}`")
-        notes = [*loaded.detection.warnings, *prepared.warnings]
+        notes = [*loaded.detection.warnings, *loaded.notes, *prepared.warnings]
         lines += [f"⚠ {views.md_text(n)}" for n in dict.fromkeys(notes)]
         return "\n\n".join(lines), family
 
@@ -130,7 +133,7 @@ class PanelHandlers:
 
     def _placeholders(self, state, inputs: ChatInputs) -> list[Any]:
         try:
-            loaded = self.core.loaded(state, inputs.spec())
+            loaded = self.core.loaded(state, self.core.spec(inputs))
         except PlaygroundError:
             return [gr.skip() for _ in SETTING_BOXES]
         defaults, sources = resolve_settings(loaded, None)
@@ -150,13 +153,13 @@ class PanelHandlers:
         inputs = ChatInputs.from_values(values)
         wanted = (model or "").strip() or self.core.default_model
         try:
-            backend = inputs.spec()
+            backend = self.core.spec(inputs)
             self.core.engine.load(wanted, weights=not backend.remote)
         except PlaygroundError as exc:
             status, family = self._describe(state, inputs)
             failed = views.error_html(
-                f"Could not load {wanted}: {exc.message}",
-                (f"{exc.hint} · " if exc.hint else "") + f"still using {state.model}",
+                self.core.scrub(f"Could not load {wanted}: {exc.message}"),
+                self.core.scrub((f"{exc.hint} · " if exc.hint else "") + f"still using {state.model}"),
             )
             return (
                 gr.update(value=state.model),
@@ -187,11 +190,37 @@ class PanelHandlers:
         return self.load(request, state.model or self.core.default_model, **values)
 
     def test_connection(self, request: gr.Request, **values: Any) -> str:
-        """Ask the chosen backend what it reports about itself (no secret is ever shown)."""
-        inputs = ChatInputs.from_values(values)
+        """Ask the chosen backend what it reports about itself: which server, its version, its models, how the
+        playground adapts to it. Problems (unreachable, refused key, unknown model) are one inline message;
+        no secret is ever shown."""
+        spec = None
         try:
-            report = self.core.engine.backend(inputs.spec()).check()
+            spec = self.core.spec(ChatInputs.from_values(values))
+            self.core.forget_unreachable(spec)
+            report = self.core.engine.backend(spec).check()
         except PlaygroundError as exc:
-            return views.error_html(exc.message, exc.hint)
-        rows = "".join(f"<li><b>{views.esc(k)}</b>: {views.esc(v)}</li>" for k, v in report.items())
-        return f'<div class="pg-meta">Connected.</div><ul class="pg-meta">{rows}</ul>'
+            return views.error_html(self.core.scrub(exc.message, spec), self.core.scrub(exc.hint or "", spec) or None)
+        except Exception as exc:  # inline, never an overlay
+            log.exception("test connection failed")
+            return views.error_html(self.core.scrub(f"the connection test failed: {type(exc).__name__}: {exc}", spec))
+        return self.core.scrub(views.connection_html(report), spec)
+
+
+def _vision_line(loaded: Any) -> str:
+    """The status line of a vision-language model (what images become, or how to get image support)."""
+    runtime = loaded.vision
+    if runtime is not None:
+        token = f"`{runtime.image_token}` tokens" if runtime.image_token else "image tokens"
+        kind = f" ({runtime.model_type})" if runtime.model_type else ""
+        return (
+            f"**Vision:** a vision-language model{kind}, run with mlx-vlm: attach images in the chat (or in "
+            f"Compare); each image becomes {token} in the prompt"
+        )
+    if loaded.detection.vision:
+        from ..vision.runtime import install_command
+
+        return (
+            "**Vision:** a vision-language model, but mlx-vlm (the 'vision' extra) is not installed: text only. "
+            f"Install it with: `{install_command()}`"
+        )
+    return ""

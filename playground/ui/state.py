@@ -22,6 +22,7 @@ from ..events import GenerationEvent, TokenInfo
 from ..messages import Message
 from ..prepare import PreparedChat
 from ..prompt_cache import PromptCacheState
+from .images import SessionImages
 
 MAX_SESSIONS = 512  # browser sessions remembered (least recently used are forgotten)
 MAX_CACHED_CONVERSATIONS = 4  # sessions whose KV cache is kept between turns
@@ -81,6 +82,7 @@ class SessionState:
     epoch: int = 0  # bumped by Clear / Import / edits / branch switches: older turns write nothing more
     runs: dict[str, set[threading.Event]] = field(default_factory=dict)  # Compare / Notebook runs by tab
     notebook_last: str = ""  # the Notebook's last continuation (for "Append")
+    images: SessionImages = field(default_factory=SessionImages)  # the session's copies of its images
     lock: threading.RLock = field(default_factory=threading.RLock)
     changed: threading.Condition = field(init=False, repr=False)
 
@@ -160,6 +162,11 @@ class SessionState:
             self.branches = None
             self.cache.reset()
 
+    def forget(self) -> None:
+        """The session is gone: stop its request, drop its conversation and remove its image copies."""
+        self.reset_conversation()
+        self.images.cleanup()
+
 
 class Sessions:
     """Session states by Gradio session hash, least recently used forgotten first."""
@@ -182,7 +189,7 @@ class Sessions:
                 state = self._states[key] = SessionState(model=default_model)
             self._states.move_to_end(key)
             while len(self._states) > self.max_sessions:
-                self._states.popitem(last=False)[1].reset_conversation()
+                self._states.popitem(last=False)[1].forget()
             for old in list(self._states.values())[: -self.max_cached]:
                 if old.cache.tokens:
                     old.cache.reset()

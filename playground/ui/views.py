@@ -59,8 +59,9 @@ def _special_pattern(special: Iterable[str]) -> re.Pattern:
     return re.compile("|".join(re.escape(t) for t in tokens)) if tokens else _TOKEN_RE
 
 
-def with_chips(text: str, special: Iterable[str] | re.Pattern = ()) -> str:
-    """Text with special tokens as chips (runs of one repeated token, e.g. image pads, as one chip × N)."""
+def with_chips(text: str, special: Iterable[str] | re.Pattern = (), image_token: str | None = None) -> str:
+    """Text with special tokens as chips (runs of one repeated token, e.g. image pads, as one chip × N; runs of
+    ``image_token`` are marked as an image's tokens)."""
     pattern = special if isinstance(special, re.Pattern) else _special_pattern(special)
     out, pos = [], 0
     matches = list(pattern.finditer(text))
@@ -76,33 +77,72 @@ def with_chips(text: str, special: Iterable[str] | re.Pattern = ()) -> str:
             run += 1
         out.append(visible_whitespace(text[pos : match.start()]))
         count = f'<sub class="pg-count">×{run}</sub>' if run > 1 else ""
-        out.append(f'<span class="pg-tok">{html.escape(match.group(0))}{count}</span>')
+        if image_token and match.group(0) == image_token:
+            title = f"{run} image token{'s' if run > 1 else ''}: the image as the model sees it"
+            chip = f"{html.escape(match.group(0))}{count}"
+            out.append(f'<span class="pg-tok pg-img" title="{esc(title)}">{chip}</span>')
+        else:
+            out.append(f'<span class="pg-tok">{html.escape(match.group(0))}{count}</span>')
         pos = matches[i + run - 1].end()
         i += run
     out.append(visible_whitespace(text[pos:]))
     return "".join(out)
 
 
-def prompt_body(rendered: RenderedPrompt | None, text: str, special: Iterable[str]) -> str:
-    """The exact prompt, coloured by source (template text vs each message), special tokens as chips."""
+def prompt_body(
+    rendered: RenderedPrompt | None, text: str, special: Iterable[str], image_token: str | None = None
+) -> str:
+    """The exact prompt, coloured by source (template text vs each message), special tokens as chips (an image's
+    tokens as one chip with their count)."""
     pattern = _special_pattern(special)
     parts = []
     segments = rendered.segments if rendered is not None else ()
     for seg in segments:
-        chunk = text[seg.start : seg.end]
+        chunk = with_chips(text[seg.start : seg.end], pattern, image_token)
         if seg.kind == "template":
-            parts.append(f'<span class="pg-tpl">{with_chips(chunk, pattern)}</span>')
+            parts.append(f'<span class="pg-tpl">{chunk}</span>')
         else:
             role_class = _ROLE_CLASS.get(seg.role or "", "pg-user")
             title = esc(f"message {seg.message + 1} ({seg.role})")
-            parts.append(f'<span class="pg-msg {role_class}" title="{title}">{with_chips(chunk, pattern)}</span>')
+            parts.append(f'<span class="pg-msg {role_class}" title="{title}">{chunk}</span>')
     if not segments:
-        parts.append(with_chips(text, pattern))
+        parts.append(with_chips(text, pattern, image_token))
     return f'<pre class="pg-prompt">{"".join(parts)}</pre>'
 
 
-def prompt_html(prepared: Any, label: str = "", *, extra_notes: Sequence[str] = ()) -> str:
-    """A prepared request's exact prompt with its facts: tokens, template, BOS, EOS, warnings."""
+def images_html(vision: Any) -> str:
+    """One line per image of a prompt: its size and the tokens it became."""
+    lines = []
+    for image in vision.images:
+        runs = [s for s in vision.spans if s.image == image.index]
+        shown = " + ".join(f"{s.token} ×{s.count}" for s in runs)
+        tokens = f"{image.tokens} image tokens" if image.tokens is not None else "image tokens not attributable"
+        text = f"image {image.index + 1}: {image.width}×{image.height} px → {tokens}"
+        text += f" ({shown})" if shown else ""
+        lines.append(f'<div class="pg-meta pg-image-line">{esc(text)}</div>')
+    return "".join(lines)
+
+
+def backend_html(backend: str, notes: Sequence[str]) -> str:
+    """What a server backend does to the prompt before sending it."""
+    if notes:
+        items = "".join(f"<li>{esc(n)}</li>" for n in dict.fromkeys(notes))
+        body = f'<ul class="pg-backend-notes">{items}</ul>'
+    else:
+        body = '<div class="pg-meta">sent exactly as shown</div>'
+    return f'<div class="pg-backend"><div class="pg-meta"><b>Tokens from {esc(backend)}</b></div>{body}</div>'
+
+
+def prompt_html(
+    prepared: Any,
+    label: str = "",
+    *,
+    extra_notes: Sequence[str] = (),
+    backend: str | None = None,
+    backend_notes: Sequence[str] = (),
+) -> str:
+    """A prepared request's exact prompt with its facts: tokens, template, images, BOS, EOS, warnings, and (for a
+    server ``backend``) what the backend does to the prompt before sending it."""
     rendered = prepared.rendered
     if rendered is None:
         template = "raw text (no template)"
@@ -115,10 +155,15 @@ def prompt_html(prepared: Any, label: str = "", *, extra_notes: Sequence[str] = 
     facts.append("stops on " + (" ".join(prepared.eos.tokens) or "(nothing)"))
     head = f'<div class="pg-label">{esc(label)}</div>' if label else ""
     meta = f'<div class="pg-meta">{esc(" · ".join(facts))}</div>'
+    vision = getattr(prepared, "vision", None)
+    images = images_html(vision) if vision is not None else ""
+    sent = backend_html(backend, backend_notes) if backend is not None else ""
     notes = [*prepared.warnings, *extra_notes]
     warnings = "".join(f'<div class="pg-warn">⚠ {esc(w)}</div>' for w in dict.fromkeys(notes))
     special = prepared.loaded.special_tokens()
-    return f'<div class="pg-prompt-view">{head}{meta}{warnings}{prompt_body(rendered, prepared.text, special)}</div>'
+    image_token = vision.image_token if vision is not None else None
+    body = prompt_body(rendered, prepared.text, special, image_token)
+    return f'<div class="pg-prompt-view">{head}{meta}{images}{sent}{warnings}{body}</div>'
 
 
 def rendered_html(rendered: RenderedPrompt, special: Iterable[str] = (), token_count: int | None = None) -> str:
@@ -135,6 +180,54 @@ def rendered_html(rendered: RenderedPrompt, special: Iterable[str] = (), token_c
 def notice_html(message: str, label: str = "") -> str:
     head = f'<div class="pg-label">{esc(label)}</div>' if label else ""
     return f'<div class="pg-prompt-view">{head}<div class="pg-meta">{esc(message)}</div></div>'
+
+
+_REPORT_LABELS = {
+    "server": "server",
+    "version": "version",
+    "models": "models it lists",
+    "model": "model named in requests",
+    "base_url": "base URL",
+    "latency_ms": "latency (ms)",
+    "mlx": "mlx",
+    "device": "device",
+    "blas": "BLAS",
+    "max_batch": "max batch",
+}
+
+
+def _report_value(value: Any) -> str:
+    if value is None:
+        return "(not reported)"
+    if isinstance(value, dict):
+        return "".join(f"<li>{esc(k)}: {_report_value(v)}</li>" for k, v in value.items()).join(("<ul>", "</ul>"))
+    if isinstance(value, (list, tuple)):
+        return esc(", ".join(str(v) for v in value)) if value else "(none)"
+    return esc(value)
+
+
+def connection_html(report: dict[str, Any]) -> str:
+    """What a backend reports about itself (Test connection)."""
+    if report.get("backend") == "local":
+        head = "Local: tokens are generated in this process with mlx-lm."
+    else:
+        server = report.get("server") or "the server"
+        latency = report.get("latency_ms")
+        took = f" in {latency:g} ms" if isinstance(latency, (int, float)) else ""
+        head = f"Connected to {server} at {report.get('base_url')}{took}."
+    skip = {"backend", "reachable", "notes", "latency_ms"}
+    if report.get("backend") != "local":
+        skip.add("base_url")
+    if report.get("backend") != "local" and report.get("model", "") is None:
+        report = {**report, "model": "(none: the server uses the model it was started with)"}
+    rows = "".join(
+        f"<li><b>{esc(_REPORT_LABELS.get(k, k.replace('_', ' ')))}</b>: {_report_value(v)}</li>"
+        for k, v in report.items()
+        if k not in skip and v not in ({}, "")
+    )
+    notes = "".join(f'<div class="pg-warn">⚠ {esc(n)}</div>' for n in report.get("notes") or ())
+    title = f'<div class="pg-label">{esc(head)}</div>'
+    return f'<div class="pg-connection">{title}{notes}<ul class="pg-meta">{rows}</ul></div>'
 
 
 def error_html(message: str, hint: str | None = None) -> str:
@@ -347,8 +440,9 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
 # ---------------------------------------------------------------------------------------------- stats
 
 
-def stats_line(event: GenerationEvent) -> str:
-    """One line under a reply: finish reason, stop token, tokens, speed, ttft, reuse, seed, batch."""
+def stats_line(event: GenerationEvent, *, show_local: bool = False) -> str:
+    """One line under a reply: finish reason, stop token, tokens, speed, ttft, reuse, seed, batch, and where the
+    tokens came from (a server; also ``local`` with ``show_local``)."""
     if event.finish_reason == "cancelled" and not event.generation_tokens:
         seed = f" · seed {event.seed}" if event.seed is not None else ""
         return f"**cancelled** before the first token · 0 tokens{seed}"
@@ -356,7 +450,7 @@ def stats_line(event: GenerationEvent) -> str:
     reuse = f" · reused {event.reused_tokens} of {event.prompt_tokens} prompt tokens" if event.reused_tokens else ""
     batch = f" · batch of {event.batch_size}" if event.batch_size > 1 else ""
     seed = f" · seed {event.seed}" if event.seed is not None else ""
-    source = f" · {event.source}" if event.source != "local" else ""
+    source = f" · {event.source}" if event.source != "local" or show_local else ""
     return (
         f"**{event.finish_reason}**{stop} · {event.generation_tokens} tokens · {event.generation_tps:.1f} tok/s · "
         f"ttft {event.ttft_s:.3f} s{reuse}{batch}{seed}{source}"
@@ -409,4 +503,8 @@ CSS = """
 .pg-alt tr.pg-picked { font-weight: 700; }
 .pg-t:hover .pg-alt, .pg-t:focus .pg-alt { display: block; }
 .pg-eos-chart { margin-top: 8px; }
+.pg-img { background: #7c3aed; }
+.pg-img .pg-count { color: #fde68a; font-weight: 600; }
+.pg-backend { border-left: 3px solid #0ea5e9; padding: 2px 8px; margin: 4px 0; }
+.pg-backend-notes { margin: 2px 0 2px 16px; padding: 0; font-size: 12px; color: #0369a1; }
 """
