@@ -11,6 +11,7 @@ joined result (``generate``).
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache, resolve_model
 from .prepare import BackendSpec, ChatRequest, PreparedChat, prepare
 from .prompt_cache import PromptCacheState
 from .scheduler import DEFAULT_MAX_BATCH, Scheduler
+
+#: Backends (server connections) kept; the least recently used is closed beyond this.
+MAX_BACKENDS = 8
 
 
 class Engine:
@@ -39,7 +43,7 @@ class Engine:
         self.models = ModelCache(max_models)
         self.scheduler = Scheduler(max_batch=max_batch, memory_limit_gb=memory_limit_gb, batching=batching)
         self.default_backend = backend or BackendSpec()
-        self._backends: dict[BackendSpec, Backend] = {}
+        self._backends: OrderedDict[BackendSpec, Backend] = OrderedDict()
         self._lock = threading.Lock()
 
     def load(self, model: str | Path, *, weights: bool | None = None) -> LoadedModel:
@@ -64,9 +68,14 @@ class Engine:
         """The backend for ``spec`` (default: the engine's), created once per spec."""
         spec = spec or self.default_backend
         with self._lock:
-            if spec not in self._backends:
-                self._backends[spec] = make_backend(spec, scheduler=self.scheduler)
-            return self._backends[spec]
+            if spec in self._backends:
+                self._backends.move_to_end(spec)
+                return self._backends[spec]
+            backend = self._backends[spec] = make_backend(spec, scheduler=self.scheduler)
+            while len(self._backends) > MAX_BACKENDS:  # every server URL typed in the page makes one
+                _, old = self._backends.popitem(last=False)
+                old.close()
+            return backend
 
     def stream(
         self,

@@ -525,3 +525,15 @@ def test_ollama_with_several_models_needs_a_name(ollama):
     with pytest.raises(BackendError, match="several models and none was named") as info:
         run(engine)
     assert "demo:latest, qwen2.5:7b" in info.value.hint
+
+
+def test_the_engine_keeps_a_bounded_number_of_server_connections_and_closes_the_rest():
+    from playground.engine import MAX_BACKENDS, Engine
+    from playground.prepare import BackendSpec
+
+    engine = Engine()
+    first = engine.backend(BackendSpec(kind="openai", base_url="http://127.0.0.1:9/v1"))
+    for port in range(10, 10 + MAX_BACKENDS):
+        engine.backend(BackendSpec(kind="openai", base_url=f"http://127.0.0.1:{port}/v1"))
+    assert first.http._client.is_closed  # the least recently used was closed when it was dropped
+    assert len(engine._backends) == MAX_BACKENDS

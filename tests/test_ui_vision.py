@@ -244,3 +244,19 @@ def test_folders_left_by_processes_that_are_gone_are_removed(tmp_path, monkeypat
         folder.mkdir()
     root = images.images_root()
     assert root.parent == tmp_path and not stale.exists() and alive.exists() and other.exists()
+
+
+def test_a_playground_reachable_from_other_machines_refuses_server_image_paths(vengine, toy_vision):
+    """Exposed (--host 0.0.0.0 / --share), an imported path would let a visitor display any image the server can
+    read: only uploads and data: URIs are accepted then."""
+    import json
+
+    exposed = PlaygroundApp(vengine, default_model=str(toy_vision["full"]))
+    exposed.core.exposed = True
+    r = req()
+    by_path = [{"role": "user", "content": [{"type": "image", "image": str(toy_vision["red"])}]}]
+    outputs = exposed.chat.import_conversation(json.dumps(by_path), r)
+    assert "reachable from other machines" in outputs[2] and exposed.core.session(r).conversation == []
+    data_uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    inline = [{"role": "user", "content": [{"type": "image", "image": data_uri}, {"type": "text", "text": "Hi"}]}]
+    assert exposed.chat.import_conversation(json.dumps(inline), r)[2] == ""

@@ -41,6 +41,10 @@ class Backend(Protocol):
         """What the backend reports about itself (for "test connection"); raises BackendError if unreachable."""
         ...
 
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
 
 def make_backend(spec: BackendSpec, *, scheduler: Any) -> Backend:
     """The backend for ``spec`` (``scheduler`` runs local generation)."""

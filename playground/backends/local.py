@@ -27,6 +27,9 @@ class LocalBackend:
     ) -> Iterator[GenerationEvent]:
         return self.scheduler.submit(prepared, cancel=cancel, cache=cache)
 
+    def close(self) -> None:
+        """Nothing to close: the scheduler belongs to the engine."""
+
     def check(self) -> dict[str, Any]:
         import mlx.core as mx
 

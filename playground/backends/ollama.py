@@ -67,6 +67,10 @@ class OllamaBackend:
         self._info: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the HTTP connections (the engine closes backends it no longer keeps)."""
+        self.http.close()
+
     # ------------------------------------------------------------------ the server
 
     def server(self, refresh: bool = False) -> dict[str, Any]:

@@ -109,6 +109,10 @@ class OpenAIBackend:
         self._server: ServerInfo | None = None
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the HTTP connections (the engine closes backends it no longer keeps)."""
+        self.http.close()
+
     # ------------------------------------------------------------------ the server
 
     def server(self, refresh: bool = False) -> ServerInfo:

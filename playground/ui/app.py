@@ -673,6 +673,7 @@ def serve(
 ) -> gr.Blocks:
     """Build and launch the app; returns the Blocks (useful with ``prevent_thread_lock``)."""
     app = PlaygroundApp(engine or Engine(), default_model=model)
+    app.core.exposed = share or host not in ("127.0.0.1", "localhost", "::1")
     demo = build_blocks(app, generation_concurrency=concurrency)
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     demo.launch(

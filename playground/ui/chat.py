@@ -429,7 +429,7 @@ class ChatHandlers:
         try:
             messages = parse_messages(text or "", "the conversation JSON")
             # images are checked and copied into the session's folder: the page shows only those copies
-            messages = state.images.localize_messages(messages)
+            messages = state.images.localize_messages(messages, server_files=not self.core.exposed)
         except MessagesError as exc:
             return gr.skip(), gr.skip(), error_view(exc), *_skip(4)
         system = ""

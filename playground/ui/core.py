@@ -64,6 +64,7 @@ class Core:
         self.engine = engine or Engine()
         self.default_model = default_model
         self.sessions = Sessions()
+        self.exposed = False  # reachable from other machines (--host / --share): no server file paths in imports
         self._unreachable: dict[BackendSpec, tuple[float, str]] = {}
         self._lock = threading.Lock()
 

@@ -120,6 +120,16 @@ def _read(source: str) -> bytes:
         raise MessagesError(f"image {source} cannot be read ({reason})", hint=_HINT) from None
 
 
+def _is_upload(source: str) -> bool:
+    """Whether ``source`` is a file Gradio received from a browser (in its upload folder)."""
+    from gradio.utils import get_upload_folder
+
+    try:
+        return Path(source).resolve().is_relative_to(Path(get_upload_folder()).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 class SessionImages:
     """One session's private image folder (created on first use, removed with the session)."""
 
@@ -147,8 +157,11 @@ class SessionImages:
             return False
         return resolved.parent == self._folder.resolve() and resolved.is_file()
 
-    def localize(self, source: str) -> str:
+    def localize(self, source: str, *, server_files: bool = True) -> str:
         """The path of the session's copy of image ``source`` (checked: exists, a file, an image).
+
+        ``server_files=False`` (a playground reachable from other machines) accepts only uploads and
+        ``data:`` URIs: a path would let a visitor display any image file the server can read.
 
         Raises:
             MessagesError: naming the image and what is wrong with it.
@@ -158,6 +171,11 @@ class SessionImages:
         source = source.strip()
         if self.owns(source):
             return str(Path(source).resolve())
+        if not server_files and not source.startswith("data:") and not _is_upload(source):
+            raise MessagesError(
+                "this playground is reachable from other machines, so image paths on the server are not accepted",
+                hint="attach the image in the Message box, or give it as a data:image/...;base64 URI",
+            )
         data = _read(source)
         kind = _image_format(data, _shown(source))
         digest = hashlib.sha256(data).hexdigest()[:24]
@@ -168,7 +186,7 @@ class SessionImages:
             partial.replace(target)
         return str(target)
 
-    def localize_messages(self, messages: Sequence[dict]) -> list[dict]:
+    def localize_messages(self, messages: Sequence[dict], *, server_files: bool = True) -> list[dict]:
         """``messages`` with every image block as ``{"type": "image", "image": <the session's copy>}``.
 
         Raises:
@@ -186,7 +204,7 @@ class SessionImages:
                     blocks.append(block)
                     continue
                 try:
-                    path = self.localize(image_source(block) or "")
+                    path = self.localize(image_source(block) or "", server_files=server_files)
                 except MessagesError as exc:
                     raise MessagesError(f"message {index}: {exc.message}", hint=exc.hint) from None
                 blocks.append({"type": "image", "image": path})
