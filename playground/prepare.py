@@ -142,21 +142,19 @@ class PreparedChat:
 
         return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text)
 
+    @property
+    def json_tool_arguments(self) -> bool:
+        """Whether this template wants tool-call arguments as a JSON string (its preset's ``tool_arguments``)."""
+        return self.family is not None and self.family.tool_arguments == "string"
+
     def assistant_message(self, parsed: Any) -> dict[str, Any]:
         """The assistant message a parsed reply becomes in the conversation, shaped as this template wants it
         (``reasoning_content``; ``tool_calls`` with arguments as an object or, for templates that need
         it, a JSON string), so the next turn's prompt shows what the template does with it."""
-        import json
-
         message: dict[str, Any] = {"role": "assistant", "content": parsed.content}
         if parsed.reasoning:
             message["reasoning_content"] = parsed.reasoning
-        calls = [call.to_message_dict() for call in parsed.tool_calls]
-        if self.family is not None and self.family.tool_arguments == "string":
-            for call in calls:
-                arguments = call["function"].get("arguments")
-                if not isinstance(arguments, str):
-                    call["function"]["arguments"] = json.dumps(arguments, ensure_ascii=False)
+        calls = [call.to_message_dict(json_arguments=self.json_tool_arguments) for call in parsed.tool_calls]
         if calls:
             message["tool_calls"] = calls
         return message

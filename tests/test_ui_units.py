@@ -213,7 +213,8 @@ def prepared_stub(text="", reasoning="none", tool_calls="none"):
     from playground.parsing import ReplyParser
 
     return SimpleNamespace(
-        text=text, reasoning=reasoning, tool_calls=tool_calls, parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text)
+        text=text, reasoning=reasoning, tool_calls=tool_calls, json_tool_arguments=False,
+        parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text),
     )
 
 

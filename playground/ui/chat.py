@@ -22,7 +22,7 @@ import gradio as gr
 from ..errors import MessagesError, PlaygroundError
 from ..events import GenerationEvent, TokenInfo
 from ..messages import parse_messages
-from ..parsing import JSON_STRING_ARGUMENTS, ReplyParser
+from ..parsing import ReplyParser
 from ..prepare import PreparedChat
 from . import views
 from .core import Core, error_view, update_interval
@@ -469,7 +469,7 @@ def _reply_parser(prepared: PreparedChat, base: dict | None) -> _Reply:
 
     A continued reply is parsed together with the text it continues (when the prompt ends with it), so a
     reasoning block or a tool call the earlier part opened is recognised."""
-    json_arguments = prepared.tool_calls in JSON_STRING_ARGUMENTS
+    json_arguments = prepared.json_tool_arguments
     if base is None:
         return _Reply(prepared.parser(), {"role": "assistant", "content": ""}, "", False, json_arguments)
     prefix = views._content_text(base.get("content"))
