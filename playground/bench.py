@@ -247,8 +247,8 @@ def run_bench(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure everything; returns the figures (also printed through ``progress``)."""
-    from .conftools import free_port
     from .models import demo_model_path
+    from .ports import free_port
     from .toy import build_toy_model
     from .ui.app import serve
 

@@ -108,7 +108,7 @@ def toy_llama3(tmp_path_factory):
     return build_toy_model(tmp_path_factory.mktemp("models") / "toy-llama3", style="llama3")
 
 
-from playground.conftools import free_port  # noqa: E402
+from playground.ports import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

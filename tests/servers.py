@@ -26,7 +26,7 @@ import httpx
 from conftest import DEMO_MODEL
 
 from playground.blas import ensure_fast_blas
-from playground.conftools import free_port
+from playground.ports import free_port
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -16,9 +16,9 @@ from servers import BOS_TEMPLATE, Reply, StubServer, bos_model
 
 from playground.backends._remote import SERVER_STOP
 from playground.cli import main
-from playground.conftools import free_port
 from playground.engine import Engine
 from playground.errors import BackendError
+from playground.ports import free_port
 from playground.prepare import BackendSpec, ChatRequest
 from playground.settings import GenerationSettings
 

@@ -37,7 +37,7 @@ from test_browser import (
     wait_finished,
 )
 
-from playground.conftools import free_port
+from playground.ports import free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect

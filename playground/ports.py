@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark and the tests."""
+"""A free TCP port on localhost, for the benchmark's servers and the tests'."""
 
 from __future__ import annotations
 
