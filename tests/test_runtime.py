@@ -31,7 +31,9 @@ def test_greedy_hello_gets_a_sensible_reply_that_stops_on_im_end(engine, demo):
     assert final.ttft_s > 0 and final.generation_tps > 0 and final.prompt_tokens == prepared.prompt_tokens
 
 
-def test_eos_wiring_is_per_request_and_never_reloads(engine, demo):
+def test_eos_wiring_is_per_request_and_never_reloads(engine):
+    # The session engine is shared with other tests that may have evicted the demo model: load it here.
+    demo = engine.load(str(DEMO_MODEL))
     wired, _ = ask(engine, demo, temperature=0, max_tokens=60)
     unwired, prepared = ask(engine, demo, temperature=0, max_tokens=60, wire_eos=False)
     assert engine.load(str(DEMO_MODEL)) is demo  # same weights, same load
@@ -42,7 +44,8 @@ def test_eos_wiring_is_per_request_and_never_reloads(engine, demo):
     assert again.text == wired.text and again.final.stop_token == "<|im_end|>"
 
 
-def test_demo_alias_and_folder_are_one_cache_entry(engine, demo):
+def test_demo_alias_and_folder_are_one_cache_entry(engine):
+    demo = engine.load(str(DEMO_MODEL))
     assert engine.load("demo") is demo
     assert engine.load(str(DEMO_MODEL) + "/") is demo
 
