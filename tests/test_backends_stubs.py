@@ -13,6 +13,7 @@ import threading
 import pytest
 from conftest import DEMO_MODEL
 from servers import BOS_TEMPLATE, Reply, StubServer, bos_model
+from tokenizers import Tokenizer
 
 from playground.backends._remote import SERVER_STOP
 from playground.cli import main
@@ -28,8 +29,12 @@ HELLO = ChatRequest(
     messages=({"role": "user", "content": "Hello!"},), settings=GenerationSettings(temperature=0.0, max_tokens=60)
 )
 PROMPT = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
-REPLY = [("Hi", 332), ("!", 3), (" How", 326), (" can", 325), (" I", 296), (" help", 318), (" you", 290),
-         (" today", 340), ("?", 33)]  # the demo model's greedy reply to "Hello!", then <|im_end|> (id 2)
+_VOCAB = Tokenizer.from_file(str(DEMO_MODEL / "tokenizer.json"))
+#: The demo model's greedy reply to "Hello!" as (text, token id), then <|im_end|>; "Hello" is an alternative.
+REPLY = [(piece, _VOCAB.token_to_id(piece.replace(" ", "Ġ")))
+         for piece in ["Hi", "!", " How", " can", " I", " help", " you", " today", "?"]]
+HELLO_ID = _VOCAB.token_to_id("Hello")
+IM_END_ID = _VOCAB.token_to_id("<|im_end|>")
 TEXT = "".join(t for t, _ in REPLY)
 
 
@@ -89,10 +94,10 @@ def vllm_completion(body):
                 "text_offset": [0],
                 "token_logprobs": [-0.25],
                 "tokens": [f"token_id:{token_id}"],
-                "top_logprobs": [{f"token_id:{token_id}": -0.25, "token_id:344": -1.5}],
+                "top_logprobs": [{f"token_id:{token_id}": -0.25, f"token_id:{HELLO_ID}": -1.5}],
             }
         events.append(vllm_chunk(text, logprobs=logprobs))
-    events.append(vllm_chunk("", finish="stop", stop_reason=2))
+    events.append(vllm_chunk("", finish="stop", stop_reason=IM_END_ID))
     usage = {"prompt_tokens": 10, "total_tokens": 20, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 8}}
     events.append({**vllm_chunk(""), "choices": [], "usage": usage})
     events.append("[DONE]")
@@ -122,8 +127,8 @@ def test_vllm_request_and_reply(vllm):
     assert body["skip_special_tokens"] is False and body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert (body["temperature"], body["top_p"], body["top_k"], body["min_p"], body["repetition_penalty"]) == (
-        0.0, 1.0, 0, 0.0, 1.0,
-    )  # every setting explicit: vLLM would otherwise apply the model's generation_config.json
+        0.0, 0.9, 20, 0.0, 1.0,
+    )  # every setting explicit (top_p/top_k: the demo model's defaults, as resolved here), so vLLM applies none of its own
     assert "model" not in body  # vLLM then uses the model it serves
     final = events[-1]
     assert text_of(events) == TEXT
@@ -139,7 +144,7 @@ def test_vllm_logprobs_are_streamed_with_token_ids(vllm):
     tokens = [t for e in events for t in e.tokens]
     assert [t.id for t in tokens] == [i for _, i in REPLY]
     assert [t.text for t in tokens] == [t for t, _ in REPLY]
-    assert tokens[0].logprob == -0.25 and [a.id for a in tokens[0].top] == [332, 344]
+    assert tokens[0].logprob == -0.25 and [a.id for a in tokens[0].top] == [REPLY[0][1], HELLO_ID]
     assert sum(1 for e in events if e.tokens) > 1  # streamed, not in one piece
 
 
@@ -200,7 +205,7 @@ def llama_completion(verbose: bool):
             logprobs = None
             if body.get("n_probs"):
                 entry = {"id": token_id, "token": text, "bytes": list(text.encode()), "logprob": -0.5}
-                alt = {"id": 344, "token": "Hello", "bytes": list(b"Hello"), "logprob": -2.0}
+                alt = {"id": HELLO_ID, "token": "Hello", "bytes": list(b"Hello"), "logprob": -2.0}
                 logprobs = {"content": [{**entry, "top_logprobs": [dict(entry), alt]}]}
             events.append(llama_chunk(text, logprobs=logprobs))
         timings = {
@@ -241,7 +246,7 @@ def test_llama_cpp_request_and_reply(llama, tmp_path):
     body = llama.posts("/v1/completions")[0]
     assert body["prompt"] == PROMPT and body["n_probs"] == 2
     # llama.cpp samples with top-k 40, min-p 0.05 and its own repeat penalty unless told otherwise
-    assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["repeat_last_n"]) == (0, 0.0, 1.0, 20)
+    assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["repeat_last_n"]) == (20, 0.0, 1.0, 20)
     assert body["cache_prompt"] is True and "<|im_end|>" in body["stop"]
     final = events[-1]
     assert text_of(events) == TEXT
@@ -249,7 +254,7 @@ def test_llama_cpp_request_and_reply(llama, tmp_path):
     assert final.reused_tokens == 9  # usage.prompt_tokens_details.cached_tokens, timings.cache_n
     assert final.generation_tps == 52.9 and final.prompt_tps == 32.3  # the server's own timings
     tokens = [t for e in events for t in e.tokens]
-    assert [t.id for t in tokens] == [i for _, i in REPLY] and [a.id for a in tokens[0].top] == [332, 344]
+    assert [t.id for t in tokens] == [i for _, i in REPLY] and [a.id for a in tokens[0].top] == [REPLY[0][1], HELLO_ID]
     # a prompt starting with BOS: llama.cpp adds BOS itself (add_bos_token), so ours is stripped
     folder = bos_model(tmp_path)
     bos_engine = engine_for("openai", f"{llama.url}/v1")
@@ -312,8 +317,8 @@ def test_ollama_request_and_reply(ollama):
     assert (body["model"], body["prompt"], body["raw"], body["stream"]) == ("demo:latest", PROMPT, True, True)
     options = body["options"]
     assert (options["temperature"], options["top_k"], options["repeat_penalty"], options["num_predict"]) == (
-        0.0, 0, 1.0, prepared.settings.max_tokens,
-    )  # Ollama's own defaults are top-k 40 and repeat penalty 1.1
+        0.0, 20, 1.0, prepared.settings.max_tokens,
+    )  # ours (top-k 20 from the demo model's generation_config.json); Ollama's own are top-k 40, repeat penalty 1.1
     assert "<|im_end|>" in options["stop"] and "num_ctx" not in options
     assert (body["logprobs"], body["top_logprobs"]) == (True, 2)
     final = events[-1]
@@ -322,7 +327,7 @@ def test_ollama_request_and_reply(ollama):
     assert final.generation_tokens == 10 and round(final.generation_tps, 1) == round(10 / 0.052479709, 1)
     tokens = [t for e in events for t in e.tokens]
     assert [t.id for t in tokens] == [i for _, i in REPLY]  # ids looked up in the tokenizer
-    assert [a.id for a in tokens[0].top] == [332, 344]
+    assert [a.id for a in tokens[0].top] == [REPLY[0][1], HELLO_ID]
 
 
 def test_ollama_reasoning_field_is_put_back_between_think_tags(ollama):
@@ -386,7 +391,9 @@ def test_generic_server_gets_the_openai_shape(generic):
     body = generic.posts("/v1/completions")[0]
     assert body["model"] == "demo-model"  # the one model the server lists
     assert body["logprobs"] == 5  # the OpenAI API's limit
-    assert "top_k" not in body and "add_special_tokens" not in body
+    assert "add_special_tokens" not in body and "repetition_penalty" not in body  # neutral values: not sent
+    assert body["top_k"] == 20  # the demo model's default, sent with a note that the server may ignore it
+    assert any("top_k are not part of the OpenAI API" in w for w in events[-1].warnings)
     headers = [h for m, p, h, _ in generic.requests if p == "/v1/completions"][0]
     assert headers["Authorization"] == "Bearer sk-test-123"
     final = events[-1]

@@ -91,11 +91,14 @@ def test_page_load_describes_what_the_next_request_uses(app):
     assert picker["value"] == MODEL and template["value"] == "auto"
     assert "**Family:** chatml" in status and "`<|im_end|>`" in status and "has no chat template" in status
     assert len(out) == 13 and out[-1] == ""  # the panel's error box: empty
-    # The setting the placeholder shows, and what the context leaves of it (the demo model has 512 tokens).
-    assert "max_tokens 512 (default) (at most 502 for a first message, to fit the context)" in status
+    # The settings in use and where each comes from: the model's generation_config.json, else ours.
+    assert "top_p 0.9 (the model's generation_config.json)" in status and "max_tokens 512 (default)" in status
     boxes = out[3:10]
     assert all(set(box) == {"__type__", "placeholder"} for box in boxes)  # placeholders only: never a typed value
-    assert boxes[0]["placeholder"] == "0.7 (default)"
+    assert boxes[0]["placeholder"] == "0.2 (the model's default)"
+    # What the context leaves of a setting too large for it (the demo model has 1,024 tokens).
+    status = app.panel.page_load(req(), **values(max_tokens="5000"))[1]
+    assert "max_tokens 5000 (at most 1014 for a first message, to fit the context)" in status
 
 
 def test_unticking_eos_wiring_changes_the_panel_and_the_reply(app):
@@ -464,7 +467,7 @@ def test_compare_runs_two_or_three_columns_with_one_seed_and_a_token_diff(app):
 def test_compare_bounds_max_tokens_by_the_context_and_refuses_bad_values_inline(app):
     r = req()
     final = list(app.compare.run(r, **compare_values(max_tokens="5000")))[-1]
-    assert "max tokens lowered from 5000 to" in final[0] and "512-token context" in final[0]
+    assert "max tokens lowered from 5000 to" in final[0] and "1,024-token context" in final[0]
     (refused,) = list(app.compare.run(r, **compare_values(seed="abc")))
     assert "seed must be a number" in refused[-1] and all(is_skip(v) for v in refused[:-1])
     (empty,) = list(app.compare.run(r, **compare_values(compare_message=" ")))
