@@ -438,7 +438,7 @@ def compare_three_columns(page, shots=None):
     page.check("#compare-third input")
     expect(page.locator("#compare-template-3")).to_be_visible()
     choose(page, "compare-template-3", "gemma")
-    fill(page, "compare-max-tokens", "5000")  # more than the demo model's 512-token context
+    fill(page, "compare-max-tokens", "5000")  # more than the demo model's 1,024-token context
     page.click("#compare-run")
     for column in (1, 2, 3):
         expect(page.locator(f"#compare-stats-{column}")).to_have_text(FINISHED, timeout=90_000)
