@@ -240,9 +240,11 @@ def test_clear_mid_stream_stops_it_and_nothing_refills_the_chat(app):
     app.chat.submit(r, **values("Hello!", wire_eos=False, max_tokens="450"))
     updates = app.chat.stream(r)
     next(u for u in updates if "generating" in u[1])
+    assert app.core.streams.count == 1  # this reply shares the server's update budget
     cleared = app.chat.clear(r)
     assert cleared[0] == [] and cleared[1] == ""
     rest = list(updates)
+    assert app.core.streams.count == 0
     # The stream writes nothing more; its last word is the cleared chat (an update sent before the Clear may
     # reach the page after it).
     assert rest and all(update[0] == [] and is_skip(update[1]) for update in rest)

@@ -353,6 +353,24 @@ def test_long_replies_are_streamed_in_fewer_updates():
     assert update_interval(10**7) == 1.0  # and at least one a second
 
 
+def test_streams_running_at_once_share_the_update_budget():
+    from playground.ui.core import StreamCount, update_interval
+
+    assert update_interval(0, streams=4) == 0.2  # four replies streaming: 5 updates a second each, 20 in all
+    assert update_interval(0, streams=0) == update_interval(0, streams=1) == 0.05
+    assert update_interval(10**7, streams=40) == 1.0  # never less than one a second
+    streams = StreamCount()
+    first = streams.counted(iter(range(3)))
+    assert next(first) == 0 and streams.count == 1
+    with streams.streaming():
+        assert streams.count == 2
+    assert streams.count == 1 and list(first) == [1, 2] and streams.count == 0
+    abandoned = streams.counted(iter(range(3)))
+    next(abandoned)
+    abandoned.close()  # a page that went away mid-stream
+    assert streams.count == 0
+
+
 # ---------------------------------------------------------------------------------------------- servers, images
 
 

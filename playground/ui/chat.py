@@ -315,7 +315,7 @@ class ChatHandlers:
         try:
             engine = self.core.engine
             events = iter(()) if cancel.is_set() else engine.stream(prepared, cancel=cancel, cache=state.cache)
-            for event in events:
+            for event in self.core.streams.counted(events):
                 reply.feed(event.text)
                 tokens.extend(event.tokens)
                 final = event if event.done else final
@@ -329,7 +329,7 @@ class ChatHandlers:
                     break
                 now = time.monotonic()
                 streamed += len(event.text)
-                if not event.done and now - last_push >= update_interval(streamed):
+                if not event.done and now - last_push >= update_interval(streamed, self.core.streams.count):
                     last_push = now
                     yield self._chat(state, streaming=True), views.progress_line(event), *_skip(4)
         except PlaygroundError as exc:

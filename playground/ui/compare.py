@@ -158,24 +158,27 @@ class CompareHandlers:
             thread.start()
         remaining, last_push = len(plans), 0.0
         try:
-            while remaining:
-                index, item = events.get()
-                column = columns[index]
-                if item is None:
-                    remaining -= 1
-                    column.done = True
-                elif isinstance(item, PlaygroundError):
-                    column.stats = error_view(item)
-                else:
-                    event: GenerationEvent = item
-                    column.text += event.text
-                    column.tokens.extend(event.tokens)
-                    done = views.stats_line(event, show_local=mixed) if event.done else None
-                    column.stats = done if done is not None else views.progress_line(event)
-                now = time.monotonic()
-                if remaining and now - last_push >= update_interval(sum(len(c.text) for c in columns)):
-                    last_push = now
-                    yield pack()
+            with self.core.streams.streaming():
+                while remaining:
+                    index, item = events.get()
+                    column = columns[index]
+                    if item is None:
+                        remaining -= 1
+                        column.done = True
+                    elif isinstance(item, PlaygroundError):
+                        column.stats = error_view(item)
+                    else:
+                        event: GenerationEvent = item
+                        column.text += event.text
+                        column.tokens.extend(event.tokens)
+                        done = views.stats_line(event, show_local=mixed) if event.done else None
+                        column.stats = done if done is not None else views.progress_line(event)
+                    now = time.monotonic()
+                    if remaining and now - last_push >= update_interval(
+                        sum(len(c.text) for c in columns), self.core.streams.count
+                    ):
+                        last_push = now
+                        yield pack()
         finally:
             if remaining:  # the page went away mid-run: stop the columns
                 cancel.set()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..engine import Engine
@@ -19,7 +21,7 @@ from .inputs import ChatInputs
 from .state import Sessions, SessionState
 
 AUTO = "auto"
-UPDATE_INTERVAL_S = 0.05  # streamed updates are coalesced to at most 20 per second
+UPDATE_INTERVAL_S = 0.05  # streamed updates are coalesced to at most 20 per second, shared by the running streams
 MAX_UPDATE_INTERVAL_S = 1.0
 CHARS_PER_SECOND_OF_INTERVAL = 20_000
 #: Seconds an unreachable server is not asked again for the prompt panel's notes (every keystroke would wait).
@@ -50,11 +52,41 @@ def page_words(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
-def update_interval(chars: int) -> float:
-    """Seconds between two streamed updates of a reply ``chars`` characters long: 20 a second while it is short,
-    fewer as it grows (the browser renders the whole message again at each update, so a long, fast reply would
-    otherwise keep it too busy to react to Stop), and at least one a second."""
-    return min(MAX_UPDATE_INTERVAL_S, max(UPDATE_INTERVAL_S, chars / CHARS_PER_SECOND_OF_INTERVAL))
+def update_interval(chars: int, streams: int = 1) -> float:
+    """Seconds between two streamed updates of a reply ``chars`` characters long while ``streams`` replies stream
+    from this server: 20 updates a second in all, shared by the streams (every update costs the server CPU time
+    that the model's decoding on the same cores would otherwise get); fewer as the reply grows (the browser
+    renders the whole message again at each update, so a long, fast reply would otherwise keep it too busy to
+    react to Stop); and at least one a second."""
+    shared = UPDATE_INTERVAL_S * max(1, streams)
+    return min(MAX_UPDATE_INTERVAL_S, max(shared, chars / CHARS_PER_SECOND_OF_INTERVAL))
+
+
+class StreamCount:
+    """How many replies (a chat reply, a Compare run, a Notebook run) this server is streaming right now."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @contextlib.contextmanager
+    def streaming(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+
+    def counted(self, events: Iterable[Any]) -> Iterator[Any]:
+        """``events``, counted as one stream while they are read."""
+        with self.streaming():
+            yield from events
 
 
 class Core:
@@ -64,6 +96,7 @@ class Core:
         self.engine = engine or Engine()
         self.default_model = default_model
         self.sessions = Sessions()
+        self.streams = StreamCount()
         self.exposed = False  # reachable from other machines (--host / --share): no server file paths in imports
         self._unreachable: dict[BackendSpec, tuple[float, str]] = {}
         self._lock = threading.Lock()

@@ -64,12 +64,12 @@ class NotebookHandlers:
         yield notebook_html(text, "", special), f"_{facts}_", views.token_probs_html((), note="running…"), ""
         error: PlaygroundError | None = None
         try:
-            for event in self.core.engine.stream(prepared, cancel=cancel):
+            for event in self.core.streams.counted(self.core.engine.stream(prepared, cancel=cancel)):
                 continuation += event.text
                 tokens.extend(event.tokens)
                 final = event if event.done else final
                 now = time.monotonic()
-                if not event.done and now - last_push >= update_interval(len(continuation)):
+                if not event.done and now - last_push >= update_interval(len(continuation), self.core.streams.count):
                     last_push = now
                     yield notebook_html(text, continuation, special), views.progress_line(event), gr.skip(), ""
         except PlaygroundError as exc:
