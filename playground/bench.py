@@ -136,9 +136,7 @@ def sessions_tps(app: Any, url: str, text: str, max_tokens: int, sessions: int) 
     results: list[tuple[float, float, int, str]] = []
     clients = [ui_client(url) for _ in range(sessions)]
     started = time.perf_counter()
-    threads = [
-        threading.Thread(target=lambda c=c: results.append(ui_chat(c, text, max_tokens))) for c in clients
-    ]
+    threads = [threading.Thread(target=lambda c=c: results.append(ui_chat(c, text, max_tokens))) for c in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
