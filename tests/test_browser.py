@@ -204,6 +204,8 @@ def test_the_first_conversation_on_the_demo_model(page, shots):
     texts = [r.inner_text() for r in rows(page).all()]
     assert texts[0::2] == ["Hello", "What is 4 + 5?", "My name is Emma.", "What is my name?"]
     assert all(t.strip() for t in texts[1::2])
+    # At the model's own defaults (temperature 0.2), with the history the template renders:
+    assert "4 + 5 = 9." in texts[3] and "Your name is Emma." in texts[7], texts
     assert stats(page).inner_text().strip().startswith("stop <|im_end|>")
     expect(prompt_panel(page)).to_contain_text("The prompt of the last request")
     expect(prompt_panel(page)).to_contain_text("What is my name?")
