@@ -6,6 +6,7 @@ so slow drifts of a noisy machine hit both sides alike.
 
 from __future__ import annotations
 
+import re
 import statistics
 import subprocess
 import sys
@@ -98,14 +99,15 @@ def ui_chat(client: Any, text: str, max_tokens: int) -> tuple[float, float, int,
         logprobs=False,
         api_name="/send",
     )
-    first = None
+    first, stats = None, ""
     job = client.submit(api_name="/stream")
     for update in job:
-        history = update[0]
+        history, stats = update[0], update[1] if isinstance(update[1], str) else stats
         if first is None and history and history[-1].get("role") == "assistant" and _text(history[-1]):
             first = time.perf_counter()
     job.result()
-    return first or time.perf_counter(), time.perf_counter(), 0, client.session_hash
+    counted = re.search(r"(\d+) tokens", stats)  # the reply's stats line: "**length** · 200 tokens · ..."
+    return first or time.perf_counter(), time.perf_counter(), int(counted.group(1)) if counted else 0, ""
 
 
 def _text(item: dict) -> str:
@@ -115,20 +117,13 @@ def _text(item: dict) -> str:
     return str(content or "")
 
 
-def ui_tps(app: Any, url: str, text: str, max_tokens: int) -> float:
-    """Tokens/s of one chat turn through the app (token count from the engine's final event)."""
-    first, last, _, session = ui_chat(ui_client(url), text, max_tokens)
-    return _rate(_generated(app, session), first, last)
+def ui_tps(url: str, text: str, max_tokens: int) -> float:
+    """Tokens/s of one chat turn through the app (token count from the reply's stats line)."""
+    first, last, count, _ = ui_chat(ui_client(url), text, max_tokens)
+    return _rate(count, first, last)
 
 
-def _generated(app: Any, session: str) -> int:
-    from types import SimpleNamespace
-
-    run = app.core.session(SimpleNamespace(session_hash=session)).last_run
-    return run.final.generation_tokens if run is not None and run.final is not None else 0
-
-
-def sessions_tps(app: Any, url: str, text: str, max_tokens: int, sessions: int) -> float:
+def sessions_tps(url: str, text: str, max_tokens: int, sessions: int) -> float:
     """Total tokens/s of ``sessions`` chat sessions sending at the same time through the app (each client is
     connected before the clock starts, as open browser tabs are)."""
     import threading
@@ -142,8 +137,7 @@ def sessions_tps(app: Any, url: str, text: str, max_tokens: int, sessions: int) 
     for thread in threads:
         thread.join()
     end = max(r[1] for r in results)
-    total = sum(_generated(app, r[3]) for r in results)
-    return total / (end - started)
+    return sum(r[2] for r in results) / (end - started)
 
 
 def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float, float]:
@@ -215,33 +209,44 @@ def render_us(template_name: str = "chatml", number: int = 1000, *, segments: bo
     return best / number * 1e6
 
 
-def page_ready(model: str, port: int) -> tuple[float, float]:
-    """Seconds from starting ``mlx-playground serve`` to the page answering, and to the model being loaded."""
-    from gradio_client import Client
-
+def start_server(model: str, port: int) -> tuple[subprocess.Popen, str, float]:
+    """``mlx-playground serve`` in its own process, as a user starts it (the browser is another process):
+    the process, its URL and the seconds until the page answered."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "playground.cli", "serve", "--model", model, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return proc, url, time.perf_counter() - started
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() - started > 120:
+                stop_server(proc)
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.05)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def page_ready(model: str, port: int) -> tuple[float, float]:
+    """Seconds from starting ``mlx-playground serve`` to the page answering, and to the model being loaded."""
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    proc, url, page = start_server(model, port)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - started > 120:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.05)
-        page = time.perf_counter() - started
         Client(url, verbose=False).predict(api_name="/page_load")
         return page, time.perf_counter() - started
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
 
 
 def run_bench(
@@ -255,7 +260,6 @@ def run_bench(
     from .models import demo_model_path
     from .ports import free_port
     from .toy import build_toy_model
-    from .ui.app import serve
 
     blas = ensure_fast_blas()
     results: dict[str, Any] = {"blas": blas.describe(), "tokens": tokens, "repeats": repeats}
@@ -306,29 +310,29 @@ def run_bench(
         )
         results.update(compare1_s=round(one, 3), compare3_s=round(three, 3), compare3_vs_single=round(c_ratio, 4))
 
-        progress("through the Gradio app (gradio_client streaming): one session vs raw, four sessions vs one ...")
-        port = free_port()
-        demo = serve(model=model, port=port, prevent_thread_lock=True, quiet=True)
-        url = f"http://127.0.0.1:{port}/"
-        app = demo.playground_app
+        progress(
+            "through the Gradio app (mlx-playground serve in its own process, gradio_client streaming): "
+            "one session vs raw, four sessions vs one ..."
+        )
+        server, url, _ = start_server(model, free_port())
         try:
-            ui_tps(app, url, "Hello! " * 8, 16)  # warm-up
+            ui_tps(url, "Hello! " * 8, 16)  # warm-up (loads the model in the server)
             raw_ui, ui, ui_ratio = alternate(
                 lambda: raw_run(loaded, ids, resolved),
-                lambda: ui_tps(app, url, "Hello! " * 8, tokens),
+                lambda: ui_tps(url, "Hello! " * 8, tokens),
                 max(3, repeats // 2),
             )
             results.update(ui_tps=round(ui, 2), ui_raw_tps=round(raw_ui, 2), ui_vs_raw=round(ui_ratio, 4))
             single, four, s_ratio = alternate(
-                lambda: sessions_tps(app, url, "Hello! " * 8, tokens, 1),
-                lambda: sessions_tps(app, url, "Hello! " * 8, tokens, 4),
+                lambda: sessions_tps(url, "Hello! " * 8, tokens, 1),
+                lambda: sessions_tps(url, "Hello! " * 8, tokens, 4),
                 max(3, repeats // 2),
             )
             results.update(
                 sessions1_tps=round(single, 2), sessions4_tps=round(four, 2), sessions4_vs_single=round(s_ratio, 4)
             )
         finally:
-            demo.close()
+            stop_server(server)
 
         progress(f"time to first token over {turns} chat turns, with and without KV-cache reuse ...")
         first, last, final_context = ttft_growth(engine, loaded, turns, 24, reuse=True, runs=3)
