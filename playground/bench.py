@@ -88,9 +88,9 @@ def ui_client(url: str) -> Any:
     return Client(url, verbose=False)
 
 
-def ui_chat(client: Any, text: str, max_tokens: int) -> tuple[float, float, int, str]:
+def ui_chat(client: Any, text: str, max_tokens: int) -> tuple[float, float, int]:
     """One chat turn through the running app, as the browser does it: /send, then /stream (named API
-    parameters). Returns (time of the first streamed text, time of the end, tokens, session hash)."""
+    parameters). Returns (time of the first streamed text, time of the end, tokens)."""
     client.predict(
         message={"text": text, "files": []},
         temperature="0",
@@ -107,7 +107,7 @@ def ui_chat(client: Any, text: str, max_tokens: int) -> tuple[float, float, int,
             first = time.perf_counter()
     job.result()
     counted = re.search(r"(\d+) tokens", stats)  # the reply's stats line: "**length** · 200 tokens · ..."
-    return first or time.perf_counter(), time.perf_counter(), int(counted.group(1)) if counted else 0, ""
+    return first or time.perf_counter(), time.perf_counter(), int(counted.group(1)) if counted else 0
 
 
 def _text(item: dict) -> str:
@@ -119,7 +119,7 @@ def _text(item: dict) -> str:
 
 def ui_tps(url: str, text: str, max_tokens: int) -> float:
     """Tokens/s of one chat turn through the app (token count from the reply's stats line)."""
-    first, last, count, _ = ui_chat(ui_client(url), text, max_tokens)
+    first, last, count = ui_chat(ui_client(url), text, max_tokens)
     return _rate(count, first, last)
 
 
@@ -128,7 +128,7 @@ def sessions_tps(url: str, text: str, max_tokens: int, sessions: int) -> float:
     connected before the clock starts, as open browser tabs are)."""
     import threading
 
-    results: list[tuple[float, float, int, str]] = []
+    results: list[tuple[float, float, int]] = []
     clients = [ui_client(url) for _ in range(sessions)]
     started = time.perf_counter()
     threads = [threading.Thread(target=lambda c=c: results.append(ui_chat(c, text, max_tokens))) for c in clients]

@@ -84,6 +84,21 @@ def hf_cache(tmp_path, monkeypatch):
     return add
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module (the browser tests)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(scope="session")
 def engine():
     """One engine (model cache of two) shared by the runtime tests."""
@@ -188,6 +203,21 @@ def server():
     url, blocks = launch_app()
     yield url
     blocks.close()
+
+
+#: An imported conversation with every role the format allows: a tool call and its result, a system message
+#: mid-conversation (the UI tests import it, send, and export it again).
+IMPORTED = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What is the weather in Paris?"},
+    {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"temp": 21}'},
+    {"role": "assistant", "content": "It is 21 degrees in Paris."},
+    {"role": "system", "content": "Answer in uppercase."},
+    {"role": "user", "content": "Hello"},
+    {"role": "assistant", "content": "HELLO!"},
+]
 
 
 def ask(engine, loaded, messages=None, *, cache=None, cancel=None, template="auto", wire_eos=True, logprobs=0, **settings):

@@ -16,11 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import launch_app_process
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-dev-shm-usage"]
+from conftest import CHROMIUM, IMPORTED, launch_app_process
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -51,26 +47,19 @@ def app_server():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def shots(tmp_path_factory):
     folder = Path(os.environ.get("PLAYGROUND_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def open_page(browser, url):
+def open_page(browser, url, ready="chatml"):
+    """A new page (a new session) once the model panel says ``ready``."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(url)
-    expect(page.locator("#model-status")).to_contain_text("chatml", timeout=120_000)
+    expect(page.locator("#model-status")).to_contain_text(ready, timeout=120_000)
     return page
 
 
@@ -349,19 +338,6 @@ def test_symptom3_the_model_panel_describes_exactly_what_the_next_request_uses(p
     page.click("#load-button")
     expect(error).to_have_text("", timeout=30_000)  # the next good Load clears it
     assert box(page, "temperature").input_value() == "0.3" and box(page, "max-tokens").input_value() == "60"
-
-
-IMPORTED = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "What is the weather in Paris?"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
-    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"temp": 21}'},
-    {"role": "assistant", "content": "It is 21 degrees in Paris."},
-    {"role": "system", "content": "Answer in uppercase."},
-    {"role": "user", "content": "Hello"},
-    {"role": "assistant", "content": "HELLO!"},
-]
 
 
 def test_symptom5_tool_and_mid_conversation_system_messages_are_shown_and_round_trip(page):

@@ -22,13 +22,12 @@ import pytest
 from conftest import DEMO_MODEL, ROOT, ask
 from servers import MlxServer
 from test_browser import (
-    ARGS,
-    CHROMIUM,
     bot_text,
     box,
     close_page,
     fill,
     open_accordion,
+    open_page,
     prompt_panel,
     rows,
     send,
@@ -87,21 +86,9 @@ def playground(mlx_server, tmp_path_factory):
     assert KEY not in log_path.read_text(errors="replace")  # never logged
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, playground, mlx_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    page.goto(playground[0])
-    expect(page.locator("#model-status")).to_contain_text(f"tokens from: openai server at {mlx_server.base_url}")
+    page = open_page(browser, playground[0], ready=f"tokens from: openai server at {mlx_server.base_url}")
     yield page
     assert KEY not in page.content()  # never shown
     close_page(page)

@@ -16,13 +16,12 @@ import httpx
 import pytest
 from conftest import DEMO_MODEL, ROOT, launch_app_process
 from test_browser import (
-    ARGS,
-    CHROMIUM,
     bot_text,
     close_page,
     fill,
     import_conversation,
     load_model,
+    open_page,
     prompt_panel,
     rows,
     stats,
@@ -42,21 +41,9 @@ def app_server(toy_vision):
     process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, app_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    page.goto(app_server)
-    expect(page.locator("#model-status")).to_contain_text("Vision:", timeout=120_000)
+    page = open_page(browser, app_server, ready="Vision:")
     yield page
     close_page(page)
 

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
-from conftest import DEMO_MODEL
+from conftest import DEMO_MODEL, IMPORTED
 
 from playground.engine import Engine
 from playground.ui import views
@@ -396,19 +396,6 @@ def test_a_bad_tools_box_is_refused_with_the_json_error(app):
 
 
 # ---------------------------------------------------------------------------------------------- import / export
-
-IMPORTED = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "What is the weather in Paris?"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
-    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"temp": 21}'},
-    {"role": "assistant", "content": "It is 21 degrees in Paris."},
-    {"role": "system", "content": "Answer in uppercase."},
-    {"role": "user", "content": "Hello"},
-    {"role": "assistant", "content": "HELLO!"},
-]
-
 
 def test_import_shows_every_role_and_round_trips_through_send_and_export(app):
     r = req()
