@@ -180,7 +180,6 @@ def make_sampler(settings: GenerationSettings, seed: int | None = None) -> Calla
     seeded request gives the same tokens whether it runs alone or in a batch with others.
     Temperature 0 is greedy (argmax) and needs no key.
     """
-    import mlx.core as mx
     from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p, greedy_sampler
 
     temperature = settings.temperature or 0.0
@@ -194,16 +193,39 @@ def make_sampler(settings: GenerationSettings, seed: int | None = None) -> Calla
         filters.append(lambda x: apply_min_p(x, settings.min_p))
     if settings.top_k:
         filters.append(lambda x: apply_top_k(x, settings.top_k) if settings.top_k < x.shape[-1] else x)
-    state = {"key": mx.random.key(seed if seed is not None else new_seed())}
-    scale = 1.0 / temperature
+    return SeededSampler(filters, seed if seed is not None else new_seed(), temperature)
 
-    def sampler(logprobs: Any) -> Any:
-        for apply in filters:
+
+class SeededSampler:
+    """Filters, then a categorical draw keyed by this request's own chain of random keys (one split a draw).
+
+    :meth:`rewind` takes back the last draw's key: the scheduler calls it when it throws away a step that
+    was computed ahead (moving a running request into a batch), so the request draws the same tokens as if
+    it had never moved.
+    """
+
+    def __init__(self, filters: list[Callable], seed: int, temperature: float):
+        import mlx.core as mx
+
+        self._filters = filters
+        self._scale = 1.0 / temperature
+        self._key = mx.random.key(seed)
+        self._previous: Any = None
+
+    def __call__(self, logprobs: Any) -> Any:
+        import mlx.core as mx
+
+        for apply in self._filters:
             logprobs = apply(logprobs)
-        state["key"], key = mx.random.split(state["key"])
-        return mx.random.categorical(logprobs * scale, key=key)
+        self._previous = self._key
+        self._key, key = mx.random.split(self._key)
+        return mx.random.categorical(logprobs * self._scale, key=key)
 
-    return sampler
+    def rewind(self) -> None:
+        """Undo the key split of the last draw (once)."""
+        if self._previous is None:
+            raise RuntimeError("nothing to rewind: the sampler has not drawn since it was made or last rewound")
+        self._key, self._previous = self._previous, None
 
 
 def new_seed() -> int:

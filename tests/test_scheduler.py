@@ -101,6 +101,55 @@ def test_a_session_joining_a_running_batch_gets_its_own_reply(engine, demo):
     assert out["second"].text == second_alone and out["second"].final.batch_size == 2
 
 
+@pytest.mark.parametrize("joins_at", [1, 10])
+def test_a_sampled_reply_moved_into_a_batch_goes_on_as_if_alone(engine, demo, joins_at):
+    """A lone request decodes on generate_step, which has already fed its last token and drawn the next one
+    when a second request arrives; it moves into the batch with that step thrown away and its random key
+    rewound, so its reply, token probabilities included, is the same as running alone to the end."""
+    sampled = prepared_for(engine, demo, PROMPTS[0], temperature=1.5, top_k=50, seed=11, max_tokens=40)
+    sampled = engine.prepare(demo, sampled.request.replace(wire_eos=False, logprobs=3))
+    second = prepared_for(engine, demo, PROMPTS[1], max_tokens=60)
+    second = engine.prepare(demo, second.request.replace(wire_eos=False))
+    alone = engine.generate(sampled)
+    joined, out = threading.Event(), {}
+
+    def late():
+        joined.wait(30)
+        out["second"] = engine.generate(second)
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    text, tokens, final = "", [], None
+    for event in engine.stream(sampled):
+        text += event.text
+        tokens += event.tokens
+        final = event
+        if event.generation_tokens == joins_at:
+            joined.set()
+    thread.join(60)
+    assert final.batch_size == 2  # it did decode in a batch after starting alone
+    assert text == alone.text and final.generation_tokens == alone.final.generation_tokens == 40
+    assert [t.id for t in tokens] == [t.id for t in alone.tokens]
+    assert [t.logprob for t in tokens] == pytest.approx([t.logprob for t in alone.tokens], abs=1e-4)
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_a_repetition_penalty_sees_the_part_of_the_prompt_held_in_the_kv_cache(demo, batching):
+    """generate_step gives logits processors only the tokens it feeds; with a reused cache that is the new
+    part of the prompt, so the penalty must be told about the cached start to penalise the same tokens."""
+    engine = Engine(batching=batching)
+    loaded = engine.load(str(DEMO_MODEL))
+    settings = {"temperature": 0, "max_tokens": 30, "repetition_penalty": 3.0, "repetition_context_size": 200}
+    cache = PromptCacheState()
+    history = [{"role": "user", "content": "My name is Emma. What is 4 + 5?"}]
+    first, _ = ask(engine, loaded, history, cache=cache, **settings)
+    history += [{"role": "assistant", "content": first.text}, {"role": "user", "content": "What is my name?"}]
+    reused, _ = ask(engine, loaded, history, cache=cache, **settings)
+    fresh, _ = ask(engine, loaded, history, **settings)
+    assert reused.final.reused_tokens > 0 and fresh.final.reused_tokens == 0
+    assert reused.text == fresh.text
+
+
 def test_kv_cache_reuse_inside_a_batch_gives_the_same_reply(engine, demo):
     cache = PromptCacheState()
     history = [{"role": "user", "content": "My name is Emma."}]

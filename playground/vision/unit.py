@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..scheduler import SoloUnit
-from ..settings import make_logits_processors, make_sampler
 
 
 class _TaggedCache(list):
@@ -80,7 +79,6 @@ class VisionUnit(SoloUnit):
                 pixel_values, mask = vision.pixel_values, vision.mask
                 kwargs.update(vision.extra)
         cache.images = vision.fingerprints if vision is not None else ()
-        settings = prepared.settings
         self._cache = cache
         self._prompt = full
         self.ticket = ticket
@@ -90,8 +88,8 @@ class VisionUnit(SoloUnit):
             pixel_values,
             mask,
             max_tokens=ticket.max_tokens,
-            sampler=make_sampler(settings, ticket.seed),
-            logits_processors=make_logits_processors(settings),
+            sampler=ticket.sampler,
+            logits_processors=ticket.processors,  # mlx-vlm gives them the generated tokens only
             prompt_cache=cache,
             **kwargs,
         )
