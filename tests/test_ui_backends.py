@@ -173,7 +173,7 @@ def test_chat_on_a_server_streams_its_tokens_and_says_where_they_came_from(app, 
     assert f"tokens from: openai server at {mlx.url}/v1" in status
     accepted, updates = run_chat(app, r, "Hello!", **{**server_values(mlx), "logprobs": False})
     assert accepted[2] == "" and "Tokens from openai server" in accepted[3]
-    chat, stats, _, _, _, error = updates[-1]
+    chat, stats, _, _, error = updates[-1]
     assert chat[-1]["content"] == "".join(REPLY) and error == ""
     assert "openai:mlx_lm.server" in stats
     body = mlx.posts("/v1/completions")[-1]

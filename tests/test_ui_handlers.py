@@ -180,10 +180,11 @@ def test_send_streams_the_reply_and_clears_the_box_once(app):
     assert box == EMPTY_INPUT and error == "" and "The prompt of this request" in prompt
     assert chat == [{"role": "user", "content": "Hello!"}]
     final = updates[-1]
-    assert final[1].startswith("**stop** `<|im_end|>`") and "seed" in final[1] and final[5] == ""
+    assert final[1].startswith("**stop** `<|im_end|>`") and "seed" in final[1] and final[4] == ""
     assert "pg-token-view" in final[2] and "pg-eos-chart" in final[2]
     assert [m["role"] for m in conversation(app, r)] == ["user", "assistant"]
-    assert all(len(update) == 6 for update in updates)  # the stream never writes the Message box
+    assert all(len(update) == 5 for update in updates)  # the stream never writes the Message box
+    assert app.chat.show_branches(r) == gr.update(visible=False)  # one reply: no alternatives navigator
 
 
 def test_send_while_busy_is_refused_and_the_typed_text_stays(app):
@@ -201,7 +202,7 @@ def test_stop_before_the_stream_starts_finishes_the_request(app):
     assert app.chat.stop(r) == CANCELLED_BEFORE_START
     assert not app.core.session(r).busy
     (final,) = stream(app, r)  # the streaming step, arriving later, only reports it
-    assert final[1] == CANCELLED_BEFORE_START and final[5] == ""
+    assert final[1] == CANCELLED_BEFORE_START and final[4] == ""
     assert conversation(app, r) == [{"role": "user", "content": "Hello!"}]  # no empty reply left behind
     _, updates = send(app, r, "Hello again")  # the session is free again
     assert updates[-1][1].startswith("**stop**")
@@ -218,7 +219,7 @@ def test_stop_mid_stream_cancels_and_the_busy_notice_is_cleared(app):
     final = list(updates)[-1]
     assert final[1].startswith("**cancelled**")
     assert int(final[1].split(" · ")[1].split()[0]) < 450
-    assert final[5] == ""  # the busy notice shown meanwhile is gone once the reply ended
+    assert final[4] == ""  # the busy notice shown meanwhile is gone once the reply ended
 
 
 def test_a_send_right_after_stop_is_accepted(app):
@@ -288,7 +289,7 @@ def test_regenerate_replaces_the_reply_and_keeps_the_old_one_as_an_alternative(a
     final = stream(app, r)[-1]
     second = conversation(app, r)[-1]["content"]
     assert [m["role"] for m in conversation(app, r)] == ["user", "assistant"]  # one user turn, one reply
-    assert final[3] == gr.update(visible=True) and final[4] == "Alternative **2 / 2**"
+    assert final[3] == "Alternative **2 / 2**" and app.chat.show_branches(r) == gr.update(visible=True)
     assert app.prev_branch(r)[2] == "Alternative **1 / 2**" and conversation(app, r)[-1]["content"] == first
     assert app.next_branch(r)[2] == "Alternative **2 / 2**" and conversation(app, r)[-1]["content"] == second
 
@@ -326,7 +327,7 @@ def test_edit_continues_from_the_edited_message_and_keeps_the_old_continuation(a
     final = stream(app, r)[-1]
     now = conversation(app, r)
     assert now[:2] == old[:2] and now[2] == {"role": "user", "content": "My name is Oliver."} and len(now) == 4
-    assert final[4] == "Alternative **2 / 2**"
+    assert final[3] == "Alternative **2 / 2**"
     app.prev_branch(r)
     assert conversation(app, r) == old
 
@@ -408,7 +409,7 @@ def test_import_shows_every_role_and_round_trips_through_send_and_export(app):
     preview = app.chat.preview(r, **values("What is my name?", system=system))
     assert "Answer in uppercase." in preview and "{&quot;temp&quot;: 21}" in preview
     _, updates = send(app, r, "What is my name?", system=system)
-    assert updates[-1][5] == "" and updates[-1][1].startswith("**stop**")
+    assert updates[-1][4] == "" and updates[-1][1].startswith("**stop**")
     exported = json.loads(app.chat.export_conversation(r, system))
     assert exported[: len(IMPORTED)] == IMPORTED and [m["role"] for m in exported[-2:]] == ["user", "assistant"]
 
@@ -605,3 +606,30 @@ def test_copy_as_code_reproduces_the_request_the_prompt_panel_shows(app):
     nxt = app.core.prepare_chat(app.core.session(r), ChatInputs.from_values(values("What is 4 + 5?")),
                                 [*conversation(app, r), {"role": "user", "content": "What is 4 + 5?"}])
     assert f"assert prompt == {nxt.text!r}" in typed
+
+
+# ---------------------------------------------------------------------------------------------- streaming cost
+
+
+def is_update(value):
+    """gr.skip() and gr.update(...) are both update dicts: Gradio builds a new component (and its config) for
+    each one it gets, about 6 ms of CPU here."""
+    return isinstance(value, dict) and "update" in str(value.get("__type__", ""))
+
+
+def test_streamed_updates_carry_values_only(app):
+    """While a reply streams, every update the handlers yield holds plain values: an update dict in a streamed
+    output costs the server a component rebuild each time (four of them at 20 updates a second took a quarter
+    of a core from the decoding). Unchanged outputs are sent again as the same value (Gradio sends generator
+    outputs as diffs, so an unchanged one costs nothing on the wire)."""
+    long = {"wire_eos": False, "max_tokens": "400", "logprobs": True}
+    r = req()
+    _, chat_updates = send(app, r, "Hello!", **long)
+    compare_updates = list(app.compare.run(req(), **compare_values(**long)))
+    text = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    notebook_updates = list(app.notebook.run(req(), **notebook_values(text, **long)))
+    for name, updates in (("chat", chat_updates), ("compare", compare_updates), ("notebook", notebook_updates)):
+        streaming = updates[:-1]
+        assert len(streaming) >= 3, name
+        assert not [v for update in streaming for v in update if is_update(v)], name
+    assert "pg-token-view" in chat_updates[-1][2] and "appear when the reply ends" in chat_updates[0][2]

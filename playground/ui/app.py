@@ -405,7 +405,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             "concurrency_limit": generation_concurrency,
             "show_progress": "hidden",
         }
-        stream_outputs = [chatbot, reply_stats, token_view, branch_row, branch_label, chat_error]
+        stream_outputs = [chatbot, reply_stats, token_view, branch_label, chat_error]
         load_outputs = [model, status, template, *settings_boxes, enable_thinking, reasoning_effort, model_error]
         describe_inputs = {**chat_inputs, "model": model}
 
@@ -424,8 +424,10 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             )
 
         def after_stream(event: Any) -> None:
-            """When a reply ends, the prompt panel shows its prompt (or, if the user is typing, the next one)."""
+            """When a reply ends, the prompt panel shows its prompt (or, if the user is typing, the next one), and
+            the alternatives navigator appears if there is more than one alternative."""
             event.then(app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light)
+            event.then(app.chat.show_branches, None, branch_row, api_visibility="private", **light)
 
         # Model panel.
         # Loading shows only a timer on the status (a model download can take a while), never a cover.
@@ -524,24 +526,24 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             (continue_.click, app.chat.continue_reply, "continue"),
             (chatbot.edit, app.chat.edit, None),
         ):
-            trigger(
-                handler,
-                inputs_kwargs=chat_inputs,
-                outputs=rerun_outputs,
-                api_name=name,
-                api_visibility="public" if name else "private",
-                **light,
-            ).then(app.chat.stream, None, stream_outputs, api_visibility="private", **heavy).then(
-                app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light
+            after_stream(
+                trigger(
+                    handler,
+                    inputs_kwargs=chat_inputs,
+                    outputs=rerun_outputs,
+                    api_name=name,
+                    api_visibility="public" if name else "private",
+                    **light,
+                ).then(app.chat.stream, None, stream_outputs, api_visibility="private", **heavy)
             )
-        tool_result_button.click(
-            app.chat.add_tool_result,
-            inputs_kwargs={**chat_inputs, "result": tool_result},
-            outputs=[chatbot, tool_result, chat_error, rendered, reply_stats],
-            api_name="tool_result",
-            **light,
-        ).then(app.chat.stream, None, stream_outputs, api_visibility="private", **heavy).then(
-            app.chat.preview, inputs_kwargs=chat_inputs, outputs=rendered, api_visibility="private", **light
+        after_stream(
+            tool_result_button.click(
+                app.chat.add_tool_result,
+                inputs_kwargs={**chat_inputs, "result": tool_result},
+                outputs=[chatbot, tool_result, chat_error, rendered, reply_stats],
+                api_name="tool_result",
+                **light,
+            ).then(app.chat.stream, None, stream_outputs, api_visibility="private", **heavy)
         )
         chatbot.undo(
             app.chat.undo,

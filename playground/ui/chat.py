@@ -40,7 +40,7 @@ ANSWERING_PROMPT = "The prompt of the request being answered"
 CANCELLED_BEFORE_START = "**cancelled** before it started · 0 tokens"
 TYPE_TO_SEE = "Type a message to see the exact prompt Send will send."
 #: Outputs of the streaming step: chat, stats, token view, branch row, branch label, error.
-STREAM_OUTPUTS = 6
+STREAM_OUTPUTS = 5
 
 
 def _skip(n: int) -> tuple:
@@ -71,9 +71,19 @@ class ChatHandlers:
     @staticmethod
     def _branch_row(state: SessionState) -> tuple[Any, str]:
         """The alternatives navigator: shown only when there is more than one alternative."""
+        label = ChatHandlers._branch_label(state)
+        return gr.update(visible=bool(label)), label
+
+    @staticmethod
+    def _branch_label(state: SessionState) -> str:
         if state.branches is None or len(state.branches.tails) < 2:
-            return gr.update(visible=False), ""
-        return gr.update(visible=True), f"Alternative **{state.branches.label()}**"
+            return ""
+        return f"Alternative **{state.branches.label()}**"
+
+    def show_branches(self, request: gr.Request) -> Any:
+        """After a reply streamed: show the alternatives navigator if there is more than one alternative (a
+        step of its own: a layout update in every streamed update would cost a component rebuild each)."""
+        return self._branch_row(self.core.session(request))[0]
 
     # ------------------------------------------------------------------ preview
 
@@ -273,15 +283,17 @@ class ChatHandlers:
     # ------------------------------------------------------------------ streaming
 
     def stream(self, request: gr.Request) -> Any:
-        """Send, step 2: stream the accepted request (outputs: chat, stats, token view, branch row, branch label,
-        error)."""
+        """Send, step 2: stream the accepted request (outputs: chat, stats, token view, branch label, error).
+
+        While the reply streams, every update carries plain values (an unchanged output is sent again as the
+        same value, which Gradio's diffs make free): a gr.skip() costs Gradio a component rebuild per update."""
         state = self.core.session(request)
         with state.lock:
             turn = state.turn
             if turn is None or turn.started or turn.epoch != state.epoch:
                 outputs = _skip(STREAM_OUTPUTS)  # nothing accepted for this step (cleared, or already streamed)
             elif turn.finished:  # stopped before it started
-                outputs = (self._chat(state), CANCELLED_BEFORE_START, gr.skip(), *self._branch_row(state), "")
+                outputs = (self._chat(state), CANCELLED_BEFORE_START, gr.skip(), self._branch_label(state), "")
             else:
                 outputs = None
                 turn.started = True
@@ -308,6 +320,7 @@ class ChatHandlers:
             yield current
             return
         reply = _reply_parser(prepared, base)
+        pending = views.pending_tokens_html(bool(prepared.request.logprobs))
         tokens: list[TokenInfo] = []
         last_push, streamed, stale = 0.0, 0, False
         final: GenerationEvent | None = None
@@ -331,7 +344,9 @@ class ChatHandlers:
                 streamed += len(event.text)
                 if not event.done and now - last_push >= update_interval(streamed, self.core.streams.count):
                     last_push = now
-                    yield self._chat(state, streaming=True), views.progress_line(event), *_skip(4)
+                    with state.lock:
+                        chat, label = self._chat(state, streaming=True), self._branch_label(state)
+                    yield chat, views.progress_line(event), pending, label, ""
         except PlaygroundError as exc:
             error = exc
         except Exception as exc:  # never an overlay, never a dead session: reported in the error box
@@ -367,11 +382,11 @@ class ChatHandlers:
             shown_error = error_view(error) if error is not None else ""
             if error is not None and final is None:
                 stats = "**error** · nothing was generated"
-        yield self._chat(state), stats, view, *self._branch_row(state), shown_error
+        yield self._chat(state), stats, view, self._branch_label(state), shown_error
 
     def _current(self, state: SessionState) -> tuple:
         """Stream outputs showing the conversation as it is now (stats, token view and error left alone)."""
-        return self._chat(state), gr.skip(), gr.skip(), *self._branch_row(state), gr.skip()
+        return self._chat(state), gr.skip(), gr.skip(), self._branch_label(state), gr.skip()
 
     # ------------------------------------------------------------------ stop, clear, branches, import/export
 
@@ -586,7 +601,7 @@ def _edited_content(content: Any, text: str) -> Any:
 
 def _token_note(prepared: PreparedChat, final: GenerationEvent | None) -> str:
     if not prepared.request.logprobs:
-        return "Token probabilities are off (tick 'Token probabilities' to see them)."
+        return views.TOKENS_OFF_NOTE
     if final is None:
         return ""
     return f"{final.generation_tokens} tokens; finish: {final.finish_reason}" + (

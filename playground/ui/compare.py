@@ -129,12 +129,16 @@ class CompareHandlers:
         state = self.core.session(request)
         cancel = state.start_run(TAB)
 
+        # While the columns stream, each update carries values only (a gr.skip() costs Gradio a component rebuild
+        # per update); the unchanged ones cost nothing on the wire (generator outputs are sent as diffs).
+        pending = [views.pending_tokens_html(bool(p.request.logprobs)) for p in plans]
+
         def pack(final: bool = False):
             out: list[Any] = []
             for index in range(COLUMNS):
                 if index < len(columns):
                     c = columns[index]
-                    view = views.token_probs_html(c.tokens or [], note="") if final else gr.skip()
+                    view = views.token_probs_html(c.tokens or [], note="") if final else pending[index]
                     out += [prompts[index], c.text, c.stats, view]
                 else:
                     out += ["", "", "", ""]

@@ -61,7 +61,9 @@ class NotebookHandlers:
         continuation, tokens, final, last_push = "", [], None, 0.0
         notes = [*prepared.warnings, *self.core.backend_notes(prepared)]
         facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in notes)
-        yield notebook_html(text, "", special), f"_{facts}_", views.token_probs_html((), note="running…"), ""
+        # Streamed updates carry values only: a gr.skip() costs Gradio a component rebuild per update.
+        pending = views.pending_tokens_html(bool(prepared.request.logprobs))
+        yield notebook_html(text, "", special), f"_{facts}_", pending, ""
         error: PlaygroundError | None = None
         try:
             for event in self.core.streams.counted(self.core.engine.stream(prepared, cancel=cancel)):
@@ -71,7 +73,7 @@ class NotebookHandlers:
                 now = time.monotonic()
                 if not event.done and now - last_push >= update_interval(len(continuation), self.core.streams.count):
                     last_push = now
-                    yield notebook_html(text, continuation, special), views.progress_line(event), gr.skip(), ""
+                    yield notebook_html(text, continuation, special), views.progress_line(event), pending, ""
         except PlaygroundError as exc:
             error = exc
         except Exception as exc:  # reported inline, never raised into the server

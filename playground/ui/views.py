@@ -352,6 +352,15 @@ def token_probs_html(tokens: Sequence[TokenInfo], *, note: str = "") -> str:
     return f'{head}{legend}<div class="pg-token-view">{"".join(spans)}</div>{eos_chart_svg(tokens)}'
 
 
+TOKENS_OFF_NOTE = "Token probabilities are off (tick 'Token probabilities' to see them)."
+
+
+def pending_tokens_html(logprobs: bool) -> str:
+    """The token view while a reply streams (the same value in every update, so it costs nothing to send)."""
+    note = "Running… the token probabilities appear when the reply ends." if logprobs else TOKENS_OFF_NOTE
+    return token_probs_html((), note=note)
+
+
 # ---------------------------------------------------------------------------------------------- chat
 
 
