@@ -9,7 +9,7 @@ import sys
 
 REQUIRED = {"raw_tps", "engine_tps", "engine_vs_raw", "ui_tps", "ui_vs_raw", "ttft_turn1_s", "ttft_turn3_s",
             "ttft_growth", "ttft_growth_nocache", "render_us", "render_segments_us", "blas", "model_params",
-            "prefill_growth_floor", "page_ready_s", "model_ready_s", "demo_engine_tps", "logprobs_vs_plain", "compare3_vs_single",
+            "ttft_growth_mlx_lm", "page_ready_s", "model_ready_s", "demo_engine_tps", "logprobs_vs_plain", "compare3_vs_single",
             "sessions4_vs_single"}
 
 

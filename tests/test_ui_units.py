@@ -348,16 +348,16 @@ def test_lab_errors_name_the_line_once():
 def test_long_replies_are_streamed_in_fewer_updates():
     from playground.ui.core import update_interval
 
-    assert update_interval(0) == update_interval(500) == 0.05  # 20 updates a second while a reply is short
-    assert 0.05 < update_interval(8_000) < update_interval(16_000) < 1.0
+    assert update_interval(0) == update_interval(500) == 0.1  # 10 updates a second while a reply is short
+    assert 0.1 < update_interval(8_000) < update_interval(16_000) < 1.0
     assert update_interval(10**7) == 1.0  # and at least one a second
 
 
 def test_streams_running_at_once_share_the_update_budget():
     from playground.ui.core import StreamCount, update_interval
 
-    assert update_interval(0, streams=4) == 0.2  # four replies streaming: 5 updates a second each, 20 in all
-    assert update_interval(0, streams=0) == update_interval(0, streams=1) == 0.05
+    assert update_interval(0, streams=4) == 0.4  # four replies streaming: 2.5 updates a second each, 10 in all
+    assert update_interval(0, streams=0) == update_interval(0, streams=1) == 0.1
     assert update_interval(10**7, streams=40) == 1.0  # never less than one a second
     streams = StreamCount()
     first = streams.counted(iter(range(3)))

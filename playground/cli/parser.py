@@ -82,7 +82,7 @@ def template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--template-kwargs",
         metavar="JSON",
-        help='extra template keywords as a JSON object, e.g. \'{"enable_thinking": false}\' (see presets --json)',
+        help="extra template keywords as a JSON object, e.g. '{\"enable_thinking\": false}' (see presets --json)",
     )
     p.add_argument("--now", metavar="YYYY-MM-DDTHH:MM:SS", help="the time templates see (strftime_now); default: now")
 
@@ -215,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(p)
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser(
-        "compare", help="run one conversation through several templates at once (one batch) and compare"
-    )
+    p = sub.add_parser("compare", help="run one conversation through several templates at once (one batch) and compare")
     p.add_argument("--model", default="demo", help="a model folder, a Hub id, or 'demo' (the bundled demo model)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", help="the user message")
@@ -273,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--turns", type=int_at_least(2), default=10, help="chat turns for the time-to-first-token test (default 10)"
     )
-    p.add_argument("--repeats", type=int_at_least(2), default=5, help="alternating run pairs per ratio (default 5)")
+    p.add_argument("--repeats", type=int_at_least(2), default=7, help="alternating run pairs per ratio (default 7)")
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     p.add_argument("--markdown", action="store_true", help="also print the README's Markdown table of this run")
     p.set_defaults(func=cmd_bench)
