@@ -116,10 +116,16 @@ def _peak_memory_gb() -> float:
 
 
 class _TokenInfoMaker:
-    """Per-token probabilities for one request (only built when the request asks for them)."""
+    """Per-token probabilities for one request (only built when the request asks for them).
 
-    def __init__(self, prepared: PreparedChat):
+    They are computed on ``stream``, a stream of their own: on MLX's default stream, reading them waited for
+    the next token's forward pass that the generator had already queued (8.5 ms a token instead of 0.75 on
+    the bench model), and the next step's graph was only built after it, so decoding lost 4 %.
+    """
+
+    def __init__(self, prepared: PreparedChat, stream: Any):
         self.k = prepared.request.logprobs
+        self.stream = stream
         self.tokenizer = prepared.loaded.tokenizer
         self.eos_ids = list(prepared.eos.ids)
         self.special = set(getattr(self.tokenizer, "all_special_ids", []) or []) | set(self.eos_ids)
@@ -131,6 +137,12 @@ class _TokenInfoMaker:
         return self._pieces[token_id]
 
     def make(self, token: int, text: str, logprobs: Any) -> TokenInfo:
+        import mlx.core as mx
+
+        with mx.stream(self.stream):
+            return self._make(token, text, logprobs)
+
+    def _make(self, token: int, text: str, logprobs: Any) -> TokenInfo:
         import mlx.core as mx
 
         flat = logprobs.reshape(-1)
@@ -436,6 +448,7 @@ class Scheduler:
         self._waiting: list[Ticket] = []
         self._units: dict[int, Any] = {}  # model serial -> batch unit / solo unit
         self._batchable: dict[int, bool] = {}
+        self._probabilities_stream: Any = None
 
     # ------------------------------------------------------------------ caller side
 
@@ -656,11 +669,19 @@ class Scheduler:
         ticket.prefill_tokens = len(suffix)
         ticket.admitted = time.perf_counter()
         ticket.detokenizer = _detokenizer(prepared)
-        ticket.info = _TokenInfoMaker(prepared) if prepared.request.logprobs else None
+        ticket.info = _TokenInfoMaker(prepared, self._info_stream()) if prepared.request.logprobs else None
         ticket.sampler = make_sampler(prepared.settings, ticket.seed)
         ticket.processors = make_logits_processors(prepared.settings)
         unit.add(ticket, cache, suffix, tokens[:reused])
         ticket.put(ticket.event(status="prefill", token=None))
+
+    def _info_stream(self) -> Any:
+        """The MLX stream token probabilities are computed on (made on this worker thread, once)."""
+        if self._probabilities_stream is None:
+            import mlx.core as mx
+
+            self._probabilities_stream = mx.new_stream(mx.default_device())
+        return self._probabilities_stream
 
     def _give_back(self, ticket: Ticket, cache: list | None, tokens: list[int]) -> None:
         if ticket.cache is not None and cache is not None:
