@@ -308,8 +308,12 @@ class _BatchUnit:
             return
         if len(self.lone):
             moving = self.lone.ticket
-            remaining = moving.max_tokens - moving.generated
-            self._insert(moving, *self.lone.detach(), max_tokens=remaining)
+            start = self.lone.detach()
+            try:
+                self._insert(moving, *start, max_tokens=moving.max_tokens - moving.generated)
+            except BaseException:
+                self.lone.add(moving, *start)  # it goes on alone from where it was; the newcomer gets the error
+                raise
         self._insert(ticket, cache, suffix, prefix, max_tokens=ticket.max_tokens)
 
     def _insert(

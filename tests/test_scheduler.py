@@ -273,3 +273,38 @@ def test_the_stop_decision_is_visible_in_p_eos(engine, demo):
 def test_token_probabilities_cost_nothing_when_off(engine, demo):
     result, _ = ask(engine, demo, temperature=0, max_tokens=20)
     assert result.tokens == ()
+
+
+def test_a_batch_that_cannot_take_the_lone_request_leaves_it_running_alone(engine, demo, monkeypatch):
+    """If the BatchGenerator refuses the requests (here: made to fail), the one that was decoding goes on alone
+    with the same reply, and only the newcomer gets the error."""
+    from mlx_lm.generate import BatchGenerator
+
+    first = engine.prepare(demo, prepared_for(engine, demo, PROMPTS[0], max_tokens=60).request.replace(wire_eos=False))
+    second = prepared_for(engine, demo, PROMPTS[1])
+    first_alone = engine.generate(first).text
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("no room in this batch")
+
+    monkeypatch.setattr(BatchGenerator, "insert", refuse)
+    joined, out = threading.Event(), {}
+
+    def late():
+        joined.wait(30)
+        try:
+            engine.generate(second)
+        except GenerationError as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    text, final = "", None
+    for event in engine.stream(first):
+        text += event.text
+        final = event
+        if event.generation_tokens == 10:
+            joined.set()
+    thread.join(60)
+    assert text == first_alone and final.batch_size == 1 and final.finish_reason == "length"
+    assert "no room in this batch" in out["error"].message
