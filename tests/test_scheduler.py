@@ -48,6 +48,29 @@ def run_together(engine, prepared, cancels=None, cancel_after=None):
     return results
 
 
+def stream_while_another_joins(engine, first, second, joins_at):
+    """Stream ``first``; once it has produced ``joins_at`` tokens, ``second`` is submitted from another thread.
+    Returns the first's events and the second's result (or the GenerationError it raised)."""
+    joined, out = threading.Event(), {}
+
+    def late():
+        joined.wait(30)
+        try:
+            out["second"] = engine.generate(second)
+        except GenerationError as exc:
+            out["second"] = exc
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    events = []
+    for event in engine.stream(first):
+        events.append(event)
+        if event.generation_tokens == joins_at:
+            joined.set()  # the second request arrives while the first is decoding
+    thread.join(60)
+    return events, out.get("second")
+
+
 @pytest.fixture(scope="module")
 def toy(engine, toy_llama3):
     return engine.load(str(toy_llama3))
@@ -83,22 +106,9 @@ def test_a_session_joining_a_running_batch_gets_its_own_reply(engine, demo):
     first = engine.prepare(demo, prepared_for(engine, demo, PROMPTS[0], max_tokens=80).request.replace(wire_eos=False))
     second = prepared_for(engine, demo, PROMPTS[1])
     first_alone, second_alone = engine.generate(first).text, engine.generate(second).text
-    joined, out = threading.Event(), {}
-
-    def late():
-        joined.wait(30)
-        out["second"] = engine.generate(second)
-
-    thread = threading.Thread(target=late)
-    thread.start()
-    text = ""
-    for event in engine.stream(first):
-        text += event.text
-        if event.generation_tokens == 10:
-            joined.set()  # the second request arrives while the first is decoding
-    thread.join(60)
-    assert text == first_alone
-    assert out["second"].text == second_alone and out["second"].final.batch_size == 2
+    events, joined = stream_while_another_joins(engine, first, second, joins_at=10)
+    assert "".join(e.text for e in events) == first_alone
+    assert joined.text == second_alone and joined.final.batch_size == 2
 
 
 @pytest.mark.parametrize("joins_at", [1, 10])
@@ -111,22 +121,8 @@ def test_a_sampled_reply_moved_into_a_batch_goes_on_as_if_alone(engine, demo, jo
     second = prepared_for(engine, demo, PROMPTS[1], max_tokens=60)
     second = engine.prepare(demo, second.request.replace(wire_eos=False))
     alone = engine.generate(sampled)
-    joined, out = threading.Event(), {}
-
-    def late():
-        joined.wait(30)
-        out["second"] = engine.generate(second)
-
-    thread = threading.Thread(target=late)
-    thread.start()
-    text, tokens, final = "", [], None
-    for event in engine.stream(sampled):
-        text += event.text
-        tokens += event.tokens
-        final = event
-        if event.generation_tokens == joins_at:
-            joined.set()
-    thread.join(60)
+    events, _ = stream_while_another_joins(engine, sampled, second, joins_at)
+    text, tokens, final = "".join(e.text for e in events), [t for e in events for t in e.tokens], events[-1]
     assert final.batch_size == 2  # it did decode in a batch after starting alone
     assert text == alone.text and final.generation_tokens == alone.final.generation_tokens == 40
     assert [t.id for t in tokens] == [t.id for t in alone.tokens]
@@ -288,23 +284,7 @@ def test_a_batch_that_cannot_take_the_lone_request_leaves_it_running_alone(engin
         raise RuntimeError("no room in this batch")
 
     monkeypatch.setattr(BatchGenerator, "insert", refuse)
-    joined, out = threading.Event(), {}
-
-    def late():
-        joined.wait(30)
-        try:
-            engine.generate(second)
-        except GenerationError as exc:
-            out["error"] = exc
-
-    thread = threading.Thread(target=late)
-    thread.start()
-    text, final = "", None
-    for event in engine.stream(first):
-        text += event.text
-        final = event
-        if event.generation_tokens == 10:
-            joined.set()
-    thread.join(60)
-    assert text == first_alone and final.batch_size == 1 and final.finish_reason == "length"
-    assert "no room in this batch" in out["error"].message
+    events, joined = stream_while_another_joins(engine, first, second, joins_at=10)
+    final = events[-1]
+    assert "".join(e.text for e in events) == first_alone and final.batch_size == 1 and final.finish_reason == "length"
+    assert isinstance(joined, GenerationError) and "no room in this batch" in joined.message
