@@ -222,6 +222,21 @@ def test_stop_mid_stream_cancels_and_the_busy_notice_is_cleared(app):
     assert final[4] == ""  # the busy notice shown meanwhile is gone once the reply ended
 
 
+def test_a_notice_shown_while_a_reply_streams_stays_until_the_reply_ends(app):
+    """The stream's updates write the error box (values only, no gr.skip()): they must show the notice a refused
+    action put there, not wipe it at the next update."""
+    r = req()
+    app.chat.submit(r, **values("Hello!", wire_eos=False, max_tokens="400"))
+    updates = app.chat.stream(r)
+    next(u for u in updates if "generating" in u[1])
+    refused = app.chat.submit(r, **values("more"))[2]
+    assert BUSY in refused
+    later = [next(updates) for _ in range(3)]
+    assert all(u[4] == refused for u in later)
+    app.chat.stop(r)
+    assert list(updates)[-1][4] == ""  # and it goes with the reply
+
+
 def test_a_send_right_after_stop_is_accepted(app):
     r = req()
     app.chat.submit(r, **values("Hello!", wire_eos=False, max_tokens="450"))

@@ -47,10 +47,17 @@ def _skip(n: int) -> tuple:
     return tuple(gr.skip() for _ in range(n))
 
 
-def _refused(message: str | PlaygroundError, before: int, after: int) -> tuple:
+def _refused(state: SessionState, message: str | PlaygroundError, before: int, after: int) -> tuple:
     """Outputs that leave everything as it is but the error box (at position ``before``)."""
     shown = error_view(message) if isinstance(message, PlaygroundError) else views.error_html(message)
-    return (*_skip(before), shown, *_skip(after))
+    return (*_skip(before), _notice(state, shown), *_skip(after))
+
+
+def _notice(state: SessionState, shown: str) -> str:
+    """An error shown while a reply streams stays until the reply ends: the stream's updates show it again."""
+    if state.busy:
+        state.notice = shown
+    return shown
 
 
 class ChatHandlers:
@@ -129,17 +136,17 @@ class ChatHandlers:
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
         if not inputs.text.strip() and not inputs.files:
-            return _refused("Type a message first.", 2, 2)
+            return _refused(state, "Type a message first.", 2, 2)
         state.wait_if_stopping()  # a Send right after Stop: let the stopped reply end first
         with state.lock:
             if state.busy:
-                return _refused(BUSY, 2, 2)
+                return _refused(state, BUSY, 2, 2)
             try:
                 conversation = [*state.conversation, self._user_message(inputs, state)]
                 prepared = self.core.prepare_chat(state, inputs, conversation)
                 self.core.check_sendable(prepared)
             except PlaygroundError as exc:  # the typed text and the attached images stay in the box
-                return _refused(exc, 2, 2)
+                return _refused(state, exc, 2, 2)
             state.conversation = conversation
             state.begin(prepared, "new")
             return (
@@ -159,19 +166,19 @@ class ChatHandlers:
         state.wait_if_stopping()
         with state.lock:
             if state.busy:
-                return _refused(BUSY, 1, 2)
+                return _refused(state, BUSY, 1, 2)
             conversation = state.conversation
             if conversation and conversation[-1].get("role") in ("user", "tool"):
                 start, kind = len(conversation), "new"
             else:
                 start, kind = _reply_start(conversation), "regenerate"
             if start is None:
-                return _refused("There is no reply to regenerate yet: send a message first.", 1, 2)
+                return _refused(state, "There is no reply to regenerate yet: send a message first.", 1, 2)
             try:
                 prepared = self.core.prepare_chat(state, inputs, conversation[:start])
                 self.core.check_sendable(prepared)
             except PlaygroundError as exc:
-                return _refused(exc, 1, 2)
+                return _refused(state, exc, 1, 2)
             if kind == "regenerate":
                 _remember_tail(state, start)
             state.conversation = conversation[:start]
@@ -185,14 +192,14 @@ class ChatHandlers:
         state.wait_if_stopping()
         with state.lock:
             if state.busy:
-                return _refused(BUSY, 1, 2)
+                return _refused(state, BUSY, 1, 2)
             if not state.conversation or state.conversation[-1].get("role") != "assistant":
-                return _refused("The last message is not a reply to continue.", 1, 2)
+                return _refused(state, "The last message is not a reply to continue.", 1, 2)
             try:
                 prepared = self.core.prepare_chat(state, inputs, list(state.conversation), continue_final=True)
                 self.core.check_sendable(prepared)
             except PlaygroundError as exc:
-                return _refused(exc, 1, 2)
+                return _refused(state, exc, 1, 2)
             state.begin(prepared, "continue")
             prompt = self.core.prompt_view(prepared, f"{THIS_PROMPT} (the reply's turn is left open)")
             return self._chat(state), "", prompt, "_waiting…_"
@@ -205,12 +212,12 @@ class ChatHandlers:
         state.wait_if_stopping()
         with state.lock:
             if state.busy:
-                return _refused(BUSY, 2, 2)
+                return _refused(state, BUSY, 2, 2)
             call = _last_tool_call(state.conversation)
             if call is None:
-                return _refused("The last reply has no tool call to answer.", 2, 2)
+                return _refused(state, "The last reply has no tool call to answer.", 2, 2)
             if not (result or "").strip():
-                return _refused("Type the tool's result first.", 2, 2)
+                return _refused(state, "Type the tool's result first.", 2, 2)
             function = call.get("function", call)
             message = {"role": "tool", "content": result, "name": function.get("name")}
             if call.get("id"):
@@ -220,7 +227,7 @@ class ChatHandlers:
                 prepared = self.core.prepare_chat(state, inputs, conversation)
                 self.core.check_sendable(prepared)
             except PlaygroundError as exc:
-                return _refused(exc, 2, 2)
+                return _refused(state, exc, 2, 2)
             state.conversation = conversation
             state.begin(prepared, "new")
             return self._chat(state), "", "", self.core.prompt_view(prepared, THIS_PROMPT), "_waiting…_"
@@ -236,7 +243,8 @@ class ChatHandlers:
             if state.busy or not 0 <= index < len(owners):
                 problem = BUSY.replace("Your message is kept in the box.", "Edit it again then.")
                 problem = problem if state.busy else "That message no longer exists."
-                return self._chat(state), views.error_html(problem, f"your edit: {data.value}"), *_skip(2)
+                shown = _notice(state, views.error_html(problem, f"your edit: {data.value}"))
+                return self._chat(state), shown, *_skip(2)
             at = owners[index]
             original = state.conversation[at]
             if original.get("role") != "user":
@@ -264,7 +272,7 @@ class ChatHandlers:
         state = self.core.session(request)
         with state.lock:
             if state.busy:
-                return gr.skip(), gr.skip(), views.error_html(BUSY)
+                return gr.skip(), gr.skip(), _notice(state, views.error_html(BUSY))
             users = [i for i, m in enumerate(state.conversation) if m.get("role") == "user"]
             if not users:
                 return self._chat(state), gr.skip(), ""
@@ -346,7 +354,8 @@ class ChatHandlers:
                     last_push = now
                     with state.lock:
                         chat, label = self._chat(state, streaming=True), self._branch_label(state)
-                    yield chat, views.progress_line(event), pending, label, ""
+                        notice = state.notice
+                    yield chat, views.progress_line(event), pending, label, notice
         except PlaygroundError as exc:
             error = exc
         except Exception as exc:  # never an overlay, never a dead session: reported in the error box
@@ -419,7 +428,7 @@ class ChatHandlers:
         with state.lock:
             branches = state.branches
             if state.busy:
-                return *_skip(3), views.error_html(BUSY)
+                return *_skip(3), _notice(state, views.error_html(BUSY))
             if branches is None or len(branches.tails) < 2:
                 return *_skip(3), ""
             branches.tails[branches.current] = state.conversation[branches.index :]

@@ -82,6 +82,7 @@ class SessionState:
     epoch: int = 0  # bumped by Clear / Import / edits / branch switches: older turns write nothing more
     runs: dict[str, set[threading.Event]] = field(default_factory=dict)  # Compare / Notebook runs by tab
     notebook_last: str = ""  # the Notebook's last continuation (for "Append")
+    notice: str = ""  # the chat's error box while a reply streams (a refused action): the stream shows it again
     images: SessionImages = field(default_factory=SessionImages)  # the session's copies of its images
     lock: threading.RLock = field(default_factory=threading.RLock)
     changed: threading.Condition = field(init=False, repr=False)
@@ -108,6 +109,7 @@ class SessionState:
         """Mark ``turn`` finished and wake anyone waiting for the session to be free."""
         with self.lock:
             turn.finished = True
+            self.notice = ""  # the reply's end writes the error box: the notice goes with the reply
             self.changed.notify_all()
 
     def stop(self) -> bool:
