@@ -452,7 +452,7 @@ class Scheduler:
         self._waiting: list[Ticket] = []
         self._units: dict[int, Any] = {}  # model serial -> batch unit / solo unit
         self._batchable: dict[int, bool] = {}
-        self._probabilities_stream: Any = None
+        self._token_info_stream: Any = None
 
     # ------------------------------------------------------------------ caller side
 
@@ -681,11 +681,11 @@ class Scheduler:
 
     def _info_stream(self) -> Any:
         """The MLX stream token probabilities are computed on (made on this worker thread, once)."""
-        if self._probabilities_stream is None:
+        if self._token_info_stream is None:
             import mlx.core as mx
 
-            self._probabilities_stream = mx.new_stream(mx.default_device())
-        return self._probabilities_stream
+            self._token_info_stream = mx.new_stream(mx.default_device())
+        return self._token_info_stream
 
     def _give_back(self, ticket: Ticket, cache: list | None, tokens: list[int]) -> None:
         if ticket.cache is not None and cache is not None:

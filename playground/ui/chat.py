@@ -39,7 +39,7 @@ THIS_PROMPT = "The prompt of this request"
 ANSWERING_PROMPT = "The prompt of the request being answered"
 CANCELLED_BEFORE_START = "**cancelled** before it started · 0 tokens"
 TYPE_TO_SEE = "Type a message to see the exact prompt Send will send."
-#: Outputs of the streaming step: chat, stats, token view, branch row, branch label, error.
+#: Outputs of the streaming step: chat, stats, token view, branch label, error (the branch row follows it).
 STREAM_OUTPUTS = 5
 
 
@@ -55,8 +55,9 @@ def _refused(state: SessionState, message: str | PlaygroundError, before: int, a
 
 def _notice(state: SessionState, shown: str) -> str:
     """An error shown while a reply streams stays until the reply ends: the stream's updates show it again."""
-    if state.busy:
-        state.notice = shown
+    with state.lock:  # re-entrant: most callers hold it already
+        if state.busy:
+            state.notice = shown
     return shown
 
 
