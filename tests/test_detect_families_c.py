@@ -17,37 +17,136 @@ from playground.families import get_family
 from playground.templates import render_family
 
 GROUP = [
-    "gemma4", "qwen3.5", "qwen3-coder", "glm4.7", "minimax-m2", "kimi-k2-thinking", "lfm2", "lfm2.5", "nemotron3-nano",
+    "gemma4",
+    "qwen3.5",
+    "qwen3-coder",
+    "glm4.7",
+    "minimax-m2",
+    "kimi-k2-thinking",
+    "lfm2",
+    "lfm2.5",
+    "nemotron3-nano",
 ]
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference-templates"
 
 # --- vocabularies: added tokens with their real ids --------------------------------------------------------------
-GEMMA4 = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4, "<|tool>": 46, "<tool|>": 47,
-          "<|tool_call>": 48, "<tool_call|>": 49, "<|tool_response>": 50, "<tool_response|>": 51, '<|"|>': 52,
-          "<|think|>": 98, "<|channel>": 100, "<channel|>": 101, "<|turn>": 105, "<turn|>": 106}
-QWEN35 = {"<|endoftext|>": 248044, "<|im_start|>": 248045, "<|im_end|>": 248046, "<|vision_start|>": 248053,
-          "<|vision_end|>": 248054, "<|image_pad|>": 248056, "<|video_pad|>": 248057, "<tool_call>": 248058,
-          "</tool_call>": 248059, "<tool_response>": 248066, "</tool_response>": 248067, "<think>": 248068,
-          "</think>": 248069}
-QWEN3 = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645, "<tool_call>": 151657,
-         "</tool_call>": 151658, "<tool_response>": 151665, "</tool_response>": 151666, "<think>": 151667,
-         "</think>": 151668}
-GLM47 = {"<|endoftext|>": 154820, "[MASK]": 154821, "[gMASK]": 154822, "[sMASK]": 154823, "<sop>": 154824,
-         "<eop>": 154825, "<|system|>": 154826, "<|user|>": 154827, "<|assistant|>": 154828, "<|observation|>": 154829,
-         "<think>": 154841, "</think>": 154842, "<tool_call>": 154843, "</tool_call>": 154844, "<arg_key>": 154847,
-         "</arg_key>": 154848, "<arg_value>": 154849, "</arg_value>": 154850}
-MINIMAX = {"]!p~[": 200000, "]~b]": 200019, "[e~[": 200020, "]!d~[": 200021, "]~!b[": 200034, "<think>": 200050,
-           "</think>": 200051, "<minimax:tool_call>": 200052, "</minimax:tool_call>": 200053}
-KIMI = {"[BOS]": 163584, "[EOS]": 163585, "<|im_end|>": 163586, "<|im_user|>": 163587, "<|im_assistant|>": 163588,
-        "<|im_system|>": 163594, "<|tool_calls_section_begin|>": 163595, "<|tool_calls_section_end|>": 163596,
-        "<|tool_call_begin|>": 163597, "<|tool_call_argument_begin|>": 163598, "<|tool_call_end|>": 163599,
-        "<|im_middle|>": 163601, "<think>": 163606, "</think>": 163607}
-LFM = {"<|pad|>": 0, "<|startoftext|>": 1, "<|endoftext|>": 2, "<|im_start|>": 6, "<|im_end|>": 7,
-       "<|tool_list_start|>": 10, "<|tool_list_end|>": 11, "<|tool_call_start|>": 12, "<|tool_call_end|>": 13,
-       "<|tool_response_start|>": 14, "<|tool_response_end|>": 15}
+GEMMA4 = {
+    "<pad>": 0,
+    "<eos>": 1,
+    "<bos>": 2,
+    "<unk>": 3,
+    "<mask>": 4,
+    "<|tool>": 46,
+    "<tool|>": 47,
+    "<|tool_call>": 48,
+    "<tool_call|>": 49,
+    "<|tool_response>": 50,
+    "<tool_response|>": 51,
+    '<|"|>': 52,
+    "<|think|>": 98,
+    "<|channel>": 100,
+    "<channel|>": 101,
+    "<|turn>": 105,
+    "<turn|>": 106,
+}
+QWEN35 = {
+    "<|endoftext|>": 248044,
+    "<|im_start|>": 248045,
+    "<|im_end|>": 248046,
+    "<|vision_start|>": 248053,
+    "<|vision_end|>": 248054,
+    "<|image_pad|>": 248056,
+    "<|video_pad|>": 248057,
+    "<tool_call>": 248058,
+    "</tool_call>": 248059,
+    "<tool_response>": 248066,
+    "</tool_response>": 248067,
+    "<think>": 248068,
+    "</think>": 248069,
+}
+QWEN3 = {
+    "<|endoftext|>": 151643,
+    "<|im_start|>": 151644,
+    "<|im_end|>": 151645,
+    "<tool_call>": 151657,
+    "</tool_call>": 151658,
+    "<tool_response>": 151665,
+    "</tool_response>": 151666,
+    "<think>": 151667,
+    "</think>": 151668,
+}
+GLM47 = {
+    "<|endoftext|>": 154820,
+    "[MASK]": 154821,
+    "[gMASK]": 154822,
+    "[sMASK]": 154823,
+    "<sop>": 154824,
+    "<eop>": 154825,
+    "<|system|>": 154826,
+    "<|user|>": 154827,
+    "<|assistant|>": 154828,
+    "<|observation|>": 154829,
+    "<think>": 154841,
+    "</think>": 154842,
+    "<tool_call>": 154843,
+    "</tool_call>": 154844,
+    "<arg_key>": 154847,
+    "</arg_key>": 154848,
+    "<arg_value>": 154849,
+    "</arg_value>": 154850,
+}
+MINIMAX = {
+    "]!p~[": 200000,
+    "]~b]": 200019,
+    "[e~[": 200020,
+    "]!d~[": 200021,
+    "]~!b[": 200034,
+    "<think>": 200050,
+    "</think>": 200051,
+    "<minimax:tool_call>": 200052,
+    "</minimax:tool_call>": 200053,
+}
+KIMI = {
+    "[BOS]": 163584,
+    "[EOS]": 163585,
+    "<|im_end|>": 163586,
+    "<|im_user|>": 163587,
+    "<|im_assistant|>": 163588,
+    "<|im_system|>": 163594,
+    "<|tool_calls_section_begin|>": 163595,
+    "<|tool_calls_section_end|>": 163596,
+    "<|tool_call_begin|>": 163597,
+    "<|tool_call_argument_begin|>": 163598,
+    "<|tool_call_end|>": 163599,
+    "<|im_middle|>": 163601,
+    "<think>": 163606,
+    "</think>": 163607,
+}
+LFM = {
+    "<|pad|>": 0,
+    "<|startoftext|>": 1,
+    "<|endoftext|>": 2,
+    "<|im_start|>": 6,
+    "<|im_end|>": 7,
+    "<|tool_list_start|>": 10,
+    "<|tool_list_end|>": 11,
+    "<|tool_call_start|>": 12,
+    "<|tool_call_end|>": 13,
+    "<|tool_response_start|>": 14,
+    "<|tool_response_end|>": 15,
+}
 LFM_THINK = {**LFM, "<think>": 64400, "</think>": 64401}
-NEMOTRON3 = {"<unk>": 0, "<s>": 1, "</s>": 2, "<|im_start|>": 10, "<|im_end|>": 11, "<think>": 12, "</think>": 13,
-             "<tool_call>": 14, "</tool_call>": 15}
+NEMOTRON3 = {
+    "<unk>": 0,
+    "<s>": 1,
+    "</s>": 2,
+    "<|im_start|>": 10,
+    "<|im_end|>": 11,
+    "<think>": 12,
+    "</think>": 13,
+    "<tool_call>": 14,
+    "</tool_call>": 15,
+}
 
 
 def _meta(config: dict, tokens: dict[str, int], **tokenizer_config) -> dict:
@@ -56,12 +155,23 @@ def _meta(config: dict, tokens: dict[str, int], **tokenizer_config) -> dict:
     return dict(config=config, tokenizer_config={**tokenizer_config, "added_tokens_decoder": decoder})
 
 
-GEMMA4_CONFIG = {"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
-                 "text_config": {"model_type": "gemma4_text"}, "vision_config": {"model_type": "gemma4_vision"}}
-QWEN35_CONFIG = {"model_type": "qwen3_5", "architectures": ["Qwen3_5ForConditionalGeneration"],
-                 "text_config": {"model_type": "qwen3_5_text"}, "vision_config": {"model_type": "qwen3_5"}}
-QWEN35_MOE_CONFIG = {"model_type": "qwen3_5_moe", "architectures": ["Qwen3_5MoeForConditionalGeneration"],
-                     "text_config": {"model_type": "qwen3_5_moe_text"}}
+GEMMA4_CONFIG = {
+    "model_type": "gemma4",
+    "architectures": ["Gemma4ForConditionalGeneration"],
+    "text_config": {"model_type": "gemma4_text"},
+    "vision_config": {"model_type": "gemma4_vision"},
+}
+QWEN35_CONFIG = {
+    "model_type": "qwen3_5",
+    "architectures": ["Qwen3_5ForConditionalGeneration"],
+    "text_config": {"model_type": "qwen3_5_text"},
+    "vision_config": {"model_type": "qwen3_5"},
+}
+QWEN35_MOE_CONFIG = {
+    "model_type": "qwen3_5_moe",
+    "architectures": ["Qwen3_5MoeForConditionalGeneration"],
+    "text_config": {"model_type": "qwen3_5_moe_text"},
+}
 QWEN_TOK = {"eos_token": "<|im_end|>", "bos_token": None}
 GLM_TOK = {"eos_token": "<|endoftext|>"}
 KIMI_TOK = {"bos_token": "[BOS]", "eos_token": "[EOS]"}
@@ -76,43 +186,96 @@ KIMI_EOS = ["<|im_end|>", "[EOS]"]
 CASES = [
     ("gemma-4-e2b-it-4bit", _meta(GEMMA4_CONFIG, GEMMA4, bos_token="<bos>", eos_token="<eos>"), "gemma4", GEMMA4_EOS),
     ("gemma-4-31b-it-8bit", _meta(GEMMA4_CONFIG, GEMMA4, bos_token="<bos>", eos_token="<eos>"), "gemma4", GEMMA4_EOS),
-    ("gemma-4-26b-a4b-it-text-4bit",
-     _meta({"model_type": "gemma4_text", "architectures": ["Gemma4ForCausalLM"]}, GEMMA4, eos_token="<eos>"),
-     "gemma4", GEMMA4_EOS),
+    (
+        "gemma-4-26b-a4b-it-text-4bit",
+        _meta({"model_type": "gemma4_text", "architectures": ["Gemma4ForCausalLM"]}, GEMMA4, eos_token="<eos>"),
+        "gemma4",
+        GEMMA4_EOS,
+    ),
     ("model", _meta(GEMMA4_CONFIG, GEMMA4, eos_token="<eos>"), "gemma4", GEMMA4_EOS),
     ("Qwen3.5-4B-MLX-4bit", _meta(QWEN35_CONFIG, QWEN35, **QWEN_TOK), "qwen3.5", QWEN_EOS),
     ("Qwen3.5-35B-A3B-4bit", _meta(QWEN35_MOE_CONFIG, QWEN35, **QWEN_TOK), "qwen3.5", QWEN_EOS),
     ("model", _meta(QWEN35_CONFIG, QWEN35, **QWEN_TOK), "qwen3.5", QWEN_EOS),
-    ("Qwen3-Coder-30B-A3B-Instruct-4bit",
-     _meta({"model_type": "qwen3_moe", "architectures": ["Qwen3MoeForCausalLM"]}, QWEN3, **QWEN_TOK),
-     "qwen3-coder", QWEN_EOS),
-    ("Qwen3-Coder-480B-A35B-Instruct-MLX-3bit", _meta({"model_type": "qwen3_moe"}, QWEN3, **QWEN_TOK),
-     "qwen3-coder", QWEN_EOS),
-    ("GLM-4.7-Flash-4bit",
-     _meta({"model_type": "glm4_moe_lite", "architectures": ["Glm4MoeLiteForCausalLM"]}, GLM47, **GLM_TOK),
-     "glm4.7", GLM_EOS),
-    ("GLM-4.7-mlx-3bit", _meta({"model_type": "glm4_moe", "architectures": ["Glm4MoeForCausalLM"]}, GLM47, **GLM_TOK),
-     "glm4.7", GLM_EOS),
+    (
+        "Qwen3-Coder-30B-A3B-Instruct-4bit",
+        _meta({"model_type": "qwen3_moe", "architectures": ["Qwen3MoeForCausalLM"]}, QWEN3, **QWEN_TOK),
+        "qwen3-coder",
+        QWEN_EOS,
+    ),
+    (
+        "Qwen3-Coder-480B-A35B-Instruct-MLX-3bit",
+        _meta({"model_type": "qwen3_moe"}, QWEN3, **QWEN_TOK),
+        "qwen3-coder",
+        QWEN_EOS,
+    ),
+    (
+        "GLM-4.7-Flash-4bit",
+        _meta({"model_type": "glm4_moe_lite", "architectures": ["Glm4MoeLiteForCausalLM"]}, GLM47, **GLM_TOK),
+        "glm4.7",
+        GLM_EOS,
+    ),
+    (
+        "GLM-4.7-mlx-3bit",
+        _meta({"model_type": "glm4_moe", "architectures": ["Glm4MoeForCausalLM"]}, GLM47, **GLM_TOK),
+        "glm4.7",
+        GLM_EOS,
+    ),
     ("model", _meta({"model_type": "glm4_moe_lite"}, GLM47, **GLM_TOK), "glm4.7", GLM_EOS),
-    ("MiniMax-M2-4bit", _meta({"model_type": "minimax_m2", "architectures": ["MiniMaxM2ForCausalLM"]}, MINIMAX,
-                              bos_token="]~!b[", eos_token="[e~["), "minimax-m2", ["[e~["]),
+    (
+        "MiniMax-M2-4bit",
+        _meta(
+            {"model_type": "minimax_m2", "architectures": ["MiniMaxM2ForCausalLM"]},
+            MINIMAX,
+            bos_token="]~!b[",
+            eos_token="[e~[",
+        ),
+        "minimax-m2",
+        ["[e~["],
+    ),
     ("model", _meta({"model_type": "minimax_m2"}, MINIMAX, eos_token="[e~["), "minimax-m2", ["[e~["]),
-    ("Kimi-K2-Thinking-4bit", _meta({"model_type": "kimi_k2", "architectures": ["DeepseekV3ForCausalLM"]}, KIMI,
-                                    **KIMI_TOK), "kimi-k2-thinking", KIMI_EOS),
-    ("LFM2-8B-A1B-4bit", _meta({"model_type": "lfm2_moe", "architectures": ["Lfm2MoeForCausalLM"]}, LFM, **LFM_TOK),
-     "lfm2", ["<|im_end|>"]),
-    ("LFM2-1.2B-8bit", _meta({"model_type": "lfm2", "architectures": ["Lfm2ForCausalLM"]}, LFM, **LFM_TOK),
-     "lfm2", ["<|im_end|>"]),
+    (
+        "Kimi-K2-Thinking-4bit",
+        _meta({"model_type": "kimi_k2", "architectures": ["DeepseekV3ForCausalLM"]}, KIMI, **KIMI_TOK),
+        "kimi-k2-thinking",
+        KIMI_EOS,
+    ),
+    (
+        "LFM2-8B-A1B-4bit",
+        _meta({"model_type": "lfm2_moe", "architectures": ["Lfm2MoeForCausalLM"]}, LFM, **LFM_TOK),
+        "lfm2",
+        ["<|im_end|>"],
+    ),
+    (
+        "LFM2-1.2B-8bit",
+        _meta({"model_type": "lfm2", "architectures": ["Lfm2ForCausalLM"]}, LFM, **LFM_TOK),
+        "lfm2",
+        ["<|im_end|>"],
+    ),
     ("model", _meta({"model_type": "lfm2_moe"}, LFM, **LFM_TOK), "lfm2", ["<|im_end|>"]),
-    ("LFM2.5-1.2B-Instruct-MLX-4bit", _meta({"model_type": "lfm2", "architectures": ["Lfm2ForCausalLM"]}, LFM,
-                                             **LFM_TOK), "lfm2.5", ["<|im_end|>"]),
+    (
+        "LFM2.5-1.2B-Instruct-MLX-4bit",
+        _meta({"model_type": "lfm2", "architectures": ["Lfm2ForCausalLM"]}, LFM, **LFM_TOK),
+        "lfm2.5",
+        ["<|im_end|>"],
+    ),
     ("LFM2.5-1.2B-Thinking-8bit", _meta({"model_type": "lfm2"}, LFM_THINK, **LFM_TOK), "lfm2.5", ["<|im_end|>"]),
-    ("NVIDIA-Nemotron-3-Nano-30B-A3B-4bit",
-     _meta({"model_type": "nemotron_h", "architectures": ["NemotronHForCausalLM"]}, NEMOTRON3,
-           bos_token="<s>", eos_token="<|im_end|>"),
-     "nemotron3-nano", ["<|im_end|>", "</s>"]),
-    ("model", _meta({"model_type": "nemotron_h"}, NEMOTRON3, eos_token="<|im_end|>"), "nemotron3-nano",
-     ["<|im_end|>", "</s>"]),
+    (
+        "NVIDIA-Nemotron-3-Nano-30B-A3B-4bit",
+        _meta(
+            {"model_type": "nemotron_h", "architectures": ["NemotronHForCausalLM"]},
+            NEMOTRON3,
+            bos_token="<s>",
+            eos_token="<|im_end|>",
+        ),
+        "nemotron3-nano",
+        ["<|im_end|>", "</s>"],
+    ),
+    (
+        "model",
+        _meta({"model_type": "nemotron_h"}, NEMOTRON3, eos_token="<|im_end|>"),
+        "nemotron3-nano",
+        ["<|im_end|>", "</s>"],
+    ),
 ]
 IDS = [f"{c[0]}-{c[2]}" for c in CASES]
 
@@ -171,10 +334,21 @@ def test_official_templates_are_available_to_check():
 
 # --- keywords and renderer parity ----------------------------------------------------------------------------------
 NOW = datetime(2026, 1, 15, 9, 30)
-CHAT = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "2+2?"}]
-TOOLS = [{"type": "function", "function": {"name": "add", "description": "Add two integers.",
-                                            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}},
-                                                           "required": ["a"]}}}]
+CHAT = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "2+2?"},
+]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two integers.",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        },
+    }
+]
 KWARG_ROWS = [(p, k.name) for p in GROUP for k in get_family(p).kwargs if k.default is not None]
 
 
@@ -209,7 +383,11 @@ def test_transformers_renders_our_preset_identically(preset):
         for agp, tools in ((True, None), (False, None), (True, TOOLS)):
             ours = render_family(family, messages, add_generation_prompt=agp, tools=tools, now=NOW).text
             theirs = ctu.render_jinja_template(
-                [messages], tools=tools, chat_template=family.template, add_generation_prompt=agp,
-                bos_token=family.bos_token, eos_token=family.eos_token,
+                [messages],
+                tools=tools,
+                chat_template=family.template,
+                add_generation_prompt=agp,
+                bos_token=family.bos_token,
+                eos_token=family.eos_token,
             )[0][0]
             assert ours == theirs, (agp, tools is not None)
