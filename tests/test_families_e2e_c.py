@@ -98,3 +98,28 @@ def test_lfm2_tools_prompt_stream_and_pythonic_call(engine, lfm2):
         '<|tool_call_start|>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n<|tool_call_end|>' in again.text
     )
     assert '<|tool_response_start|>{"temperature": 18}<|tool_response_end|>' in again.text
+
+
+def test_the_request_tools_reach_the_reply_parser(engine, qwen35):
+    """mlx-lm's parsers type argument values by the declared tools: the prepared request hands them its tools."""
+    add = {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}},
+        },
+    }
+    reply = (  # the prompt opened <think>: the reply closes it, then calls
+        'Adding.</think>\n\n<minimax:tool_call>\n<invoke name="add">\n<parameter name="a">2</parameter>\n'
+        '<parameter name="b">3</parameter>\n</invoke>\n</minimax:tool_call>'
+    )
+    with_tools = engine.prepare(qwen35, ChatRequest(messages=HELLO, template="minimax-m2", tools=[add]))
+    without = engine.prepare(qwen35, ChatRequest(messages=HELLO, template="minimax-m2"))
+    assert with_tools.tool_calls == "minimax-m2"
+    calls = {}
+    for name, prepared in (("with", with_tools), ("without", without)):
+        parser = prepared.parser()
+        parser.feed(reply)
+        parser.finish()
+        calls[name] = parser.result().tool_calls[0].arguments
+    assert calls == {"with": {"a": 2, "b": 3}, "without": {"a": "2", "b": "3"}}
