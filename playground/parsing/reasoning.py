@@ -35,7 +35,9 @@ from __future__ import annotations
 
 from ._scan import WHITESPACE, find_first, partial_tag_len
 
-REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony")
+REASONING_FORMATS: tuple[str, ...] = (
+    "none", "think", "granite", "mistral", "harmony", "seed", "command-r7b", "apertus", "solar-open",
+)
 
 # format -> (opening tags, closing tags, tags dropped from the answer)
 REASONING_TAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {

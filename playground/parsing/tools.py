@@ -78,6 +78,12 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "phi4-mini",
     "qwen3-coder",
     "pythonic",
+    "nemotron",
+    "seed",
+    "command-r7b",
+    "minicpm5",
+    "apertus",
+    "solar-open",
 )
 
 Event = tuple[str, object]
