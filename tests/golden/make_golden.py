@@ -189,6 +189,14 @@ def build_cases(family: Family, reference: str = "") -> dict[str, dict]:
         agp=False,
         tools=TOOLS,
     )
+    # Content given as a list of text parts (OpenAI-style clients send it so); templates join, skip or re-encode them.
+    cases["content_parts"] = case(
+        [
+            {"role": U, "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]},
+            {"role": A, "content": [{"type": "text", "text": "Hello! How can I help?"}]},
+            {"role": U, "content": "What is 2+2?"},
+        ]
+    )
     cases.update(_extra_cases(family, reference or family.template, call, tool_result, case))
     # Phi-4-mini takes its tools only from the system message's own "tools" field (a JSON string).
     cases["tools_in_system_message"] = case(
