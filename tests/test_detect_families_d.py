@@ -6,6 +6,7 @@ architectures and its special tokens in ``added_tokens_decoder``; plus the prese
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -416,3 +417,23 @@ def test_nemotron_flags_switch_reasoning_without_a_keyword():
     off = render_family(family, [{"role": "system", "content": "/no_think"}, *CHAT]).text
     assert on.endswith("<SPECIAL_11>Assistant\n<think>\n") and off.endswith("<SPECIAL_11>Assistant\n<think></think>")
     assert "/no_think" not in off
+
+
+def test_presets_json_and_markdown_list_the_group(capsys):
+    from playground.cli import main
+
+    assert main(["presets", "--json"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    for name in GROUP:
+        entry, family = listed[name], get_family(name)
+        assert (entry["eos_tokens"], entry["reasoning"], entry["tool_calls"]) == (
+            list(family.eos_tokens),
+            family.reasoning,
+            family.tool_calls,
+        )
+        assert entry["source"]["revision"] == family.source["revision"]
+    budget = next(k for k in listed["seed-oss"]["template_kwargs"] if k["name"] == "thinking_budget")
+    assert (budget["type"], budget["default"]) == ("int", -1)
+    assert main(["presets", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert all(f"| `{name}` |" in table for name in GROUP)
