@@ -1,7 +1,8 @@
 """The running app driven through its HTTP API with gradio_client, by parameter name (the handlers' names).
 
 A chat request is two calls in one client session, like the page's two steps: ``/send`` (validate, record,
-clear the box) then ``/stream`` (the reply). ``/stream`` returns chat, stats, token view, branch label, error.
+clear the box) then ``/stream`` (the reply). An endpoint returns its outputs in the order they are wired
+(``playground.ui.app``); :func:`call` gives them their names.
 """
 
 from __future__ import annotations
@@ -13,7 +14,22 @@ import pytest
 from conftest import DEMO_MODEL
 from gradio_client import Client
 
+from playground.ui.app import ACCEPT, CONVERSATION, LOAD, RERUN, STREAM
+from playground.ui.layout import COLUMNS
+
 MODEL = str(DEMO_MODEL)
+COMPARE = (
+    *(f"compare_{name}_{i}" for i in range(1, COLUMNS + 1) for name in ("prompt", "chat", "stats", "tokens")),
+    "compare_diff",
+    "compare_error",
+)
+VIEWS = tuple(name for name in CONVERSATION if name != "branch_row")  # a layout block is not an API output
+OUTPUTS = {
+    "/send": ACCEPT, "/stream": STREAM, "/regenerate": RERUN, "/continue": RERUN, "/clear": VIEWS,
+    "/previous_alternative": VIEWS, "/import": (*VIEWS, "system"), "/load_model": LOAD,
+    "/compare": COMPARE, "/notebook": ("notebook_output", "notebook_stats", "notebook_tokens", "notebook_error"),
+    "/lab_render": ("lab_output", "lab_errors", "lab_lint", "lab_tokens"),
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -30,13 +46,20 @@ def text_of(item):
     return content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
 
 
+def call(client, api_name, **params):
+    """``api_name`` called with ``params``; its outputs by name."""
+    result = client.predict(api_name=api_name, **params)
+    names = OUTPUTS[api_name]
+    return dict(zip(names, result if len(names) > 1 else (result,), strict=True))
+
+
 def chat(client, text, **settings):
     """/send then /stream; returns (send outputs, stream outputs)."""
     settings.setdefault("temperature", "0")
     settings.setdefault("max_tokens", "40")
-    sent = client.predict(message=message(text), api_name="/send", **settings)
-    assert sent[2] == "", sent[2]
-    return sent, client.predict(api_name="/stream")
+    sent = call(client, "/send", message=message(text), **settings)
+    assert sent["chat_error"] == "", sent["chat_error"]
+    return sent, call(client, "/stream")
 
 
 def test_every_parameter_has_a_default_so_calls_name_only_what_they_change(client):
@@ -50,74 +73,76 @@ def test_every_parameter_has_a_default_so_calls_name_only_what_they_change(clien
 
 def test_send_then_stream_gives_the_reply_and_its_stats(client):
     sent, streamed = chat(client, "Hello!")
-    history, box, error, prompt, stats = sent
-    assert box == message("") and "&lt;|im_start|&gt;" in prompt and "this request" in prompt
-    history, stats, tokens, branch, error = streamed
+    prompt = sent["prompt"]
+    assert sent["message"] == message("") and "&lt;|im_start|&gt;" in prompt and "this request" in prompt
+    history, stats, tokens = streamed["chat"], streamed["stats"], streamed["tokens"]
     assert [m["role"] for m in history] == ["user", "assistant"] and text_of(history[1]).strip()
-    assert stats.startswith("**stop** `<|im_end|>`") and "seed " in stats and error == ""
+    assert stats.startswith("**stop** `<|im_end|>`") and "seed " in stats and streamed["chat_error"] == ""
     assert "pg-token-view" in tokens and "pg-eos-chart" in tokens
 
 
 def test_the_stream_streams_several_updates(client):
     client.predict(message=message("Hello!"), wire_eos=False, max_tokens="200", api_name="/send")
     job = client.submit(api_name="/stream")
-    updates = list(job)
-    assert len(updates) >= 3 and any("generating" in u[1] for u in updates)
-    assert job.result()[1].startswith("**length** · 200 tokens")
+    updates = [dict(zip(STREAM, u, strict=True)) for u in job]
+    assert len(updates) >= 3 and any("generating" in u["stats"] for u in updates)
+    assert dict(zip(STREAM, job.result(), strict=True))["stats"].startswith("**length** · 200 tokens")
 
 
 def test_settings_reach_the_sampler(client):
     short = chat(client, "Hello!", wire_eos=False, max_tokens="3")[1]
-    assert short[1].startswith("**length** · 3 tokens")
+    assert short["stats"].startswith("**length** · 3 tokens")
     a = chat(client, "Hello!", temperature="1.5", seed="5", max_tokens="20")[1]
     client.predict(api_name="/clear")
     b = chat(client, "Hello!", temperature="1.5", seed="5", max_tokens="20")[1]
-    assert text_of(a[0][-1]) == text_of(b[0][-1]) and "seed 5" in a[1] and "seed 5" in b[1]
+    assert text_of(a["chat"][-1]) == text_of(b["chat"][-1]) and "seed 5" in a["stats"] and "seed 5" in b["stats"]
 
 
 def test_stop_cancels_a_running_reply_within_a_step(client):
     client.predict(message=message("Hello!"), wire_eos=False, max_tokens="450", api_name="/send")
     job = client.submit(api_name="/stream")
     deadline = time.time() + 60
-    while not any("generating" in str(u[1]) for u in job.outputs()) and time.time() < deadline:
+    while not any("generating" in str(dict(zip(STREAM, u))["stats"]) for u in job.outputs()) and time.time() < deadline:
         time.sleep(0.02)
     client.predict(api_name="/stop")
-    history, stats, _, _, error = job.result(timeout=60)
+    final = dict(zip(STREAM, job.result(timeout=60), strict=True))
+    stats, error = final["stats"], final["chat_error"]
     assert stats.startswith("**cancelled**") and int(stats.split(" · ")[1].split()[0]) < 450 and error == ""
 
 
 def test_a_send_that_never_streamed_is_released_by_stop(client):
     client.predict(message=message("Hello!"), api_name="/send")
-    busy = client.predict(message=message("again"), api_name="/send")
-    assert "still being generated" in busy[2]
+    busy = call(client, "/send", message=message("again"))
+    assert "still being generated" in busy["chat_error"]
     assert client.predict(api_name="/stop") == "**cancelled** before it started · 0 tokens"
     sent, streamed = chat(client, "again")
-    assert streamed[1].startswith("**stop**")
+    assert streamed["stats"].startswith("**stop**")
 
 
 def test_clear_empties_the_conversation(client):
     chat(client, "Hello!")
-    cleared = client.predict(api_name="/clear")
-    assert cleared[0] == [] and cleared[1] == ""
+    cleared = call(client, "/clear")
+    assert cleared["chat"] == [] and cleared["stats"] == "" and cleared["chat_error"] == ""
     assert json.loads(client.predict(api_name="/export")) == []
 
 
 def test_regenerate_then_stream_keeps_both_replies(client):
     first = chat(client, "Hello!", temperature="1.5", seed="1")[1]
-    regenerated = client.predict(temperature="1.5", seed="2", max_tokens="40", api_name="/regenerate")
-    assert regenerated[1] == ""
-    second = client.predict(api_name="/stream")
-    assert second[3] == "Alternative **2 / 2**" and len(second[0]) == 2
-    back = client.predict(api_name="/previous_alternative")
-    assert text_of(back[0][-1]) == text_of(first[0][-1]) and back[1] == "Alternative **1 / 2**"
+    regenerated = call(client, "/regenerate", temperature="1.5", seed="2", max_tokens="40")
+    assert regenerated["chat_error"] == ""
+    second = call(client, "/stream")
+    assert second["branch_label"] == "Alternative **2 / 2**" and len(second["chat"]) == 2
+    back = call(client, "/previous_alternative")
+    assert text_of(back["chat"][-1]) == text_of(first["chat"][-1]) and back["branch_label"] == "Alternative **1 / 2**"
+    assert back["stats"] == first["stats"]  # the stats of the alternative shown
 
 
 def test_continue_then_stream_extends_the_cut_reply(client):
     cut = chat(client, "What is 4 + 5?", max_tokens="3")[1]
-    assert cut[1].startswith("**length** · 3 tokens")
-    assert client.predict(max_tokens="", temperature="0", api_name="/continue")[1] == ""
-    continued = client.predict(api_name="/stream")
-    assert text_of(continued[0][-1]).startswith(text_of(cut[0][-1])) and len(continued[0]) == 2
+    assert cut["stats"].startswith("**length** · 3 tokens")
+    assert call(client, "/continue", max_tokens="", temperature="0")["chat_error"] == ""
+    continued = call(client, "/stream")
+    assert text_of(continued["chat"][-1]).startswith(text_of(cut["chat"][-1])) and len(continued["chat"]) == 2
 
 
 def test_import_and_export_round_trip_every_role(client):
@@ -129,11 +154,12 @@ def test_import_and_export_round_trip_every_role(client):
         {"role": "system", "content": "Answer in uppercase."},
         {"role": "user", "content": "Hello"},
     ]
-    history, system, error, *_ = client.predict(text=json.dumps(messages), api_name="/import")
-    assert error == "" and system == "Be brief." and len(history) == 5
+    imported = call(client, "/import", text=json.dumps(messages))
+    system = imported["system"]
+    assert imported["chat_error"] == "" and system == "Be brief." and len(imported["chat"]) == 5
     assert json.loads(client.predict(system=system, api_name="/export")) == messages
-    refused = client.predict(text="[{", api_name="/import")
-    assert "not valid JSON" in refused[2]
+    refused = call(client, "/import", text="[{")
+    assert "not valid JSON" in refused["chat_error"]
 
 
 def value(update):
@@ -141,35 +167,33 @@ def value(update):
 
 
 def test_load_model_refuses_a_bad_model_then_loads_a_good_one(client):
-    picker, status, *_, error = client.predict(model="/no/such/model", api_name="/load_model")
-    assert value(picker) == MODEL and "Could not load /no/such/model" in error and "**Family:** chatml" in status
-    assert chat(client, "Hello!")[1][1].startswith("**stop**")  # still serving, on the model in use
-    picker, status, *_, error = client.predict(model="demo", api_name="/load_model")
-    assert value(picker) == "demo" and error == "" and "demo-model" in status
+    out = call(client, "/load_model", model="/no/such/model")
+    assert value(out["model"]) == MODEL and "Could not load /no/such/model" in out["model_error"]
+    assert "**Family:** chatml" in out["status"]
+    assert chat(client, "Hello!")[1]["stats"].startswith("**stop**")  # still serving, on the model in use
+    out = call(client, "/load_model", model="demo")
+    assert value(out["model"]) == "demo" and out["model_error"] == "" and "demo-model" in out["status"]
 
 
 def test_compare_runs_columns_with_the_same_seed(client):
-    result = client.predict(compare_message="Hello!", template_2="llama2", max_tokens="20", seed="9", api_name="/compare")
-    assert result[-1] == ""
-    assert "seed 9" in result[2] and "seed 9" in result[6] and "[INST]" in result[4]
-    assert "only in column 1" in result[12]
+    result = call(client, "/compare", compare_message="Hello!", template_2="llama2", max_tokens="20", seed="9")
+    assert result["compare_error"] == ""
+    assert "seed 9" in result["compare_stats_1"] and "seed 9" in result["compare_stats_2"]
+    assert "[INST]" in result["compare_prompt_2"] and "only in column 1" in result["compare_diff"]
 
 
 def test_notebook_continues_raw_text(client):
-    output, stats, tokens, error = client.predict(
-        text="<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n", temperature="0", api_name="/notebook"
-    )
-    assert error == "" and stats.startswith("**stop**") and "pg-continuation" in output
+    out = call(client, "/notebook", text="<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n", temperature="0")
+    assert out["notebook_error"] == "" and out["notebook_stats"].startswith("**stop**")
+    assert "pg-continuation" in out["notebook_output"]
 
 
 def test_lab_render_reports_errors_with_their_line(client):
-    output, status, lint, tokens = client.predict(
-        source="{% for m in messages %}{{ m.content }}{% endfor %}", sample='[{"role": "user", "content": "Hi"}]',
-        api_name="/lab_render",
-    )
-    assert "Hi" in output and "OK" in status
-    output, status, _, _ = client.predict(source="line one\n{% if %}", api_name="/lab_render")
-    assert output == "" and "line 2" in status
+    out = call(client, "/lab_render", source="{% for m in messages %}{{ m.content }}{% endfor %}",
+               sample='[{"role": "user", "content": "Hi"}]')  # fmt: skip
+    assert "Hi" in out["lab_output"] and "OK" in out["lab_errors"]
+    out = call(client, "/lab_render", source="line one\n{% if %}")
+    assert out["lab_output"] == "" and "line 2" in out["lab_errors"]
 
 
 @pytest.mark.parametrize(
@@ -183,9 +207,9 @@ def test_lab_render_reports_errors_with_their_line(client):
     ],
 )
 def test_bad_settings_are_refused_with_a_message_and_the_server_keeps_serving(client, overrides, expected):
-    refused = client.predict(message=message("Hello!"), api_name="/send", **overrides)
-    assert expected in refused[2] and refused[1] != message("")  # the box is left as it was
-    assert chat(client, "Hello!")[1][1].startswith("**stop**")
+    refused = call(client, "/send", message=message("Hello!"), **overrides)
+    assert expected in refused["chat_error"] and refused["message"] != message("")  # the box is left as it was
+    assert chat(client, "Hello!")[1]["stats"].startswith("**stop**")
 
 
 def test_files_of_the_working_directory_cannot_be_fetched_through_the_file_route(server):
@@ -200,7 +224,7 @@ def test_an_import_referring_to_a_server_file_that_is_not_an_image_is_refused(cl
     from conftest import ROOT
 
     blocks = [{"type": "image", "image": str(ROOT / "README.md")}, {"type": "text", "text": "What is this?"}]
-    history, _, error, *_ = client.predict(text=json.dumps([{"role": "user", "content": blocks}]), api_name="/import")
+    error = call(client, "/import", text=json.dumps([{"role": "user", "content": blocks}]))["chat_error"]
     assert "message 1: image" in error and "is not an image" in error
 
 

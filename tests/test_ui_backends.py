@@ -82,10 +82,10 @@ def authorization(stub):
 
 
 def test_test_connection_shows_what_the_server_reports(app, mlx):
-    shown = app.panel.test_connection(req(), **server_values(mlx))
+    shown = app.panel.test_connection(req(), **server_values(mlx))["backend_report"]
     assert f"Connected to mlx_lm.server at {mlx.url}/v1" in shown
     assert MODEL in shown and "whole reply only (not streamed)" in shown  # its models, how we adapt
-    local = app.panel.test_connection(req(), **values())
+    local = app.panel.test_connection(req(), **values())["backend_report"]
     assert "Local: tokens are generated in this process" in local and "mlx" in local
 
 
@@ -105,19 +105,19 @@ def test_test_connection_shows_what_the_server_reports(app, mlx):
 def test_test_connection_problems_are_one_inline_message_without_the_key(app, routes, overrides, expected):
     if routes is None:
         url = f"http://127.0.0.1:{free_port()}/v1"
-        shown = app.panel.test_connection(req(), **values(backend="openai", base_url=url, **overrides))
+        shown = app.panel.test_connection(req(), **values(backend="openai", base_url=url, **overrides))["backend_report"]
     else:
         with StubServer(routes) as stub:
-            shown = app.panel.test_connection(req(), **server_values(stub, **overrides))
+            shown = app.panel.test_connection(req(), **server_values(stub, **overrides))["backend_report"]
     assert 'class="pg-error"' in shown and expected in shown and KEY not in shown and "--" not in shown
     assert shown.count("pg-error") == 1
 
 
 def test_test_connection_needs_a_url_and_never_shows_credentials_in_it(app):
-    shown = app.panel.test_connection(req(), **values(backend="openai", base_url=""))
+    shown = app.panel.test_connection(req(), **values(backend="openai", base_url=""))["backend_report"]
     assert "needs a server URL" in shown
     url = f"http://user:{KEY}@127.0.0.1:{free_port()}/v1"
-    shown = app.panel.test_connection(req(), **values(backend="openai", base_url=url))
+    shown = app.panel.test_connection(req(), **values(backend="openai", base_url=url))["backend_report"]
     assert "cannot reach" in shown and KEY not in shown and "***@127.0.0.1" in shown
 
 
@@ -126,13 +126,13 @@ def test_test_connection_needs_a_url_and_never_shows_credentials_in_it(app):
 
 def test_the_prompt_panel_says_where_tokens_come_from_and_what_the_server_gets(app, mlx):
     r = req()
-    local = app.chat.preview(r, **values("Hello!"))
+    local = app.chat.preview(r, **values("Hello!"))["prompt"]
     assert "Tokens from" not in local  # the local backend sends exactly what is shown
-    shown = app.chat.preview(r, **server_values(mlx, "Hello!", stop="w can"))
+    shown = app.chat.preview(r, **server_values(mlx, "Hello!", stop="w can"))["prompt"]
     assert f"Tokens from openai server at {mlx.url}/v1" in shown
     assert "returns token probabilities only with the whole reply" in shown  # logprobs on (the default)
     assert "stop strings are applied here, not by mlx_lm.server" in shown
-    quiet = app.chat.preview(r, **server_values(mlx, "Hello!", logprobs=False))
+    quiet = app.chat.preview(r, **server_values(mlx, "Hello!", logprobs=False))["prompt"]
     assert "sent exactly as shown" in quiet and "token probabilities" not in quiet
 
 
@@ -142,12 +142,12 @@ def test_the_prompt_panel_names_the_bos_the_server_adds_and_the_think_text_it_re
     r = req()
     app.lab.use(BOS_TEMPLATE, r)  # a template that writes the BOS token itself, as Llama's do
     with mlx_stub(model=str(bos)) as stub:
-        shown = app.chat.preview(r, **server_values(stub, "Hello!", logprobs=False, template="custom"))
+        shown = app.chat.preview(r, **server_values(stub, "Hello!", logprobs=False, template="custom"))["prompt"]
         assert "sent to mlx_lm.server without the leading &lt;|endoftext|&gt;" in shown
         assert "the model still gets one &lt;|endoftext|&gt;, not two" in shown
     app = PlaygroundApp(engine, default_model=str(think))
     with mlx_stub(model=str(think)) as stub:
-        shown = app.chat.preview(req(), **server_values(stub, "Hello!", logprobs=False))
+        shown = app.chat.preview(req(), **server_values(stub, "Hello!", logprobs=False))["prompt"]
         assert "mlx_lm.server removes the text between &lt;think&gt; and &lt;/think&gt;" in shown
 
 
@@ -155,12 +155,12 @@ def test_an_unreachable_server_is_one_note_and_is_not_asked_at_every_keystroke(a
     url = f"http://127.0.0.1:{free_port()}/v1"
     r = req()
     started = time.monotonic()
-    shown = app.chat.preview(r, **values("Hello!", backend="openai", base_url=url))
+    shown = app.chat.preview(r, **values("Hello!", backend="openai", base_url=url))["prompt"]
     first = time.monotonic() - started
     assert "the server cannot be used yet: cannot reach the server" in shown
     assert "Hello!" in shown and "pg-prompt" in shown  # the prompt itself is still shown
     started = time.monotonic()
-    again = app.chat.preview(r, **values("Hello!!", backend="openai", base_url=url))
+    again = app.chat.preview(r, **values("Hello!!", backend="openai", base_url=url))["prompt"]
     assert "cannot be used yet" in again and time.monotonic() - started < min(first, 0.5)
 
 
@@ -169,11 +169,11 @@ def test_an_unreachable_server_is_one_note_and_is_not_asked_at_every_keystroke(a
 
 def test_chat_on_a_server_streams_its_tokens_and_says_where_they_came_from(app, mlx):
     r = req()
-    status = app.panel.describe(r, model=MODEL, **server_values(mlx))[0]
+    status = app.panel.describe(r, model=MODEL, **server_values(mlx))["status"]
     assert f"tokens from: openai server at {mlx.url}/v1" in status
     accepted, updates = run_chat(app, r, "Hello!", **{**server_values(mlx), "logprobs": False})
-    assert accepted[2] == "" and "Tokens from openai server" in accepted[3]
-    chat, stats, _, _, error = updates[-1]
+    assert accepted["chat_error"] == "" and "Tokens from openai server" in accepted["prompt"]
+    chat, stats, error = (updates[-1][name] for name in ("chat", "stats", "chat_error"))
     assert chat[-1]["content"] == "".join(REPLY) and error == ""
     assert "openai:mlx_lm.server" in stats
     body = mlx.posts("/v1/completions")[-1]
@@ -194,11 +194,11 @@ def test_server_errors_during_a_reply_are_one_inline_message_and_the_ui_keeps_se
     with mlx_stub(completions=lambda body: reply) as stub:
         r = req()
         accepted, updates = run_chat(app, r, "Hello!", **{**server_values(stub), "logprobs": False})
-        assert accepted[2] == ""
-        error = updates[-1][-1]
+        assert accepted["chat_error"] == ""
+        error = updates[-1]["chat_error"]
         assert expected in error and error.count('class="pg-error"') == 1
     _, updates = run_chat(app, r, "Hello!", **values())  # the same session goes on, locally
-    assert updates[-1][-1] == "" and updates[-1][1].startswith("**stop**")
+    assert updates[-1]["chat_error"] == "" and updates[-1]["stats"].startswith("**stop**")
 
 
 def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(app, mlx):
@@ -213,11 +213,10 @@ def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(a
                 column_key("backend", index): "local" if index == 1 else "server",
             }
         )
-    panel = {k: CHAT_DEFAULTS[k] for k in ("wire_eos", "top_p", "min_p", "top_k", "repetition_context_size", "stop")}
     outputs = list(
         app.compare.run(
             req(),
-            **panel,
+            wire_eos=CHAT_DEFAULTS["wire_eos"],
             backend="openai",
             base_url=f"{mlx.url}/v1",
             api_key="",
@@ -225,8 +224,6 @@ def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(a
             logprobs=False,
             max_tokens="20",
             system="",
-            system_strategy="merge",
-            template_kwargs="",
             compare_message="Hello!",
             third=False,
             seed="1",
@@ -234,8 +231,10 @@ def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(a
         )
     )
     final = outputs[-1]
-    (prompt1, _, stats1, _), (prompt2, reply2, stats2, _) = final[0:4], final[4:8]
-    assert "identical prompts" in final[-2] and final[-1] == ""
+    prompt1, stats1, prompt2, reply2, stats2 = (
+        final[f"compare_{name}"] for name in ("prompt_1", "stats_1", "prompt_2", "chat_2", "stats_2")
+    )
+    assert "identical prompts" in final["compare_diff"] and final["compare_error"] == ""
     assert "Tokens from" not in prompt1 and "Tokens from openai server" in prompt2
     assert stats1.rstrip().endswith("local") and "openai:mlx_lm.server" in stats2
     assert reply2 == [{"role": "assistant", "content": "".join(REPLY)}]
@@ -244,8 +243,10 @@ def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(a
 
 def test_a_server_column_needs_a_server_in_the_panel(app):
     columns = {column_key("backend", 1): "server", column_key("template", 1): "auto"}
-    outputs = list(app.compare.run(req(), **values(), compare_message="Hello!", third=False, **columns))
-    assert "column 1: it asks for the server, but the model panel&#x27;s backend is local" in outputs[-1][-1]
+    panel = {k: v for k, v in values().items() if k in ("wire_eos", "backend", "base_url", "api_key", "served_model")}
+    outputs = list(app.compare.run(req(), **panel, compare_message="Hello!", third=False, **columns))
+    error = outputs[-1]["compare_error"]
+    assert "column 1: it asks for the server, but the model panel&#x27;s backend is local" in error
 
 
 # ---------------------------------------------------------------------------------------------- the API key
@@ -256,12 +257,12 @@ def test_the_key_given_at_start_goes_only_to_its_server_and_is_never_shown(mlx, 
     app = PlaygroundApp(engine, default_model=MODEL)
     r = req()
     fields = {**values(), "backend": "openai", "base_url": f"{mlx.url}/v1", "api_key": ""}  # the page's empty box
-    shown = [app.panel.page_load(r, **fields)[1], app.panel.test_connection(r, **fields)]
-    shown.append(app.chat.preview(r, **{**fields, "message": {"text": "Hello!", "files": []}}))
+    shown = [app.panel.page_load(r, **fields)["status"], app.panel.test_connection(r, **fields)["backend_report"]]
+    shown.append(app.chat.preview(r, **{**fields, "message": {"text": "Hello!", "files": []}})["prompt"])
     accepted, updates = run_chat(app, r, "Hello!", **{**fields, "logprobs": False})
     shown += [str(accepted), str(updates)]
-    shown += list(app.saved.export(r, **fields))
-    shown.append(app.chat.snippet(r, **fields))
+    shown += list(app.saved.export(r, **fields).values())
+    shown.append(app.chat.snippet(r, **fields)["snippet"])
     assert set(authorization(mlx)) == {f"Bearer {KEY}"}  # the key was used for its server
     assert not any(KEY in text for text in shown)
     assert "export MLX_PLAYGROUND_API_KEY=" in shown[-2]  # the command reads it from the environment
@@ -278,6 +279,6 @@ def test_a_key_typed_into_the_page_is_sent_and_masked_where_a_server_echoes_it(a
         r = req()
         fields = {**server_values(stub), "api_key": KEY, "logprobs": False}
         accepted, updates = run_chat(app, r, "Hello!", **fields)
-        error = updates[-1][-1]
+        error = updates[-1]["chat_error"]
         assert "refused the request (HTTP 401: invalid key ***)" in error and KEY not in json.dumps(str(updates))
         assert f"Bearer {KEY}" in authorization(stub)

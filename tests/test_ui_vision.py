@@ -56,15 +56,15 @@ def in_session_folder(app, r, path):
 
 def test_the_status_says_it_is_a_vision_model_and_shows_the_repair_warning(app, toy_vision):
     r = req()
-    status = app.panel.page_load(r, **values())[1]
+    status = app.panel.page_load(r, **values())["status"]
     assert "**Vision:** a vision-language model (qwen2_vl), run with mlx-vlm" in status
     assert "`<|image_pad|>` tokens" in status
-    status = app.panel.load(r, model=str(toy_vision["broken"]), **values())[1]
+    status = app.panel.load(r, model=str(toy_vision["broken"]), **values())["status"]
     assert "**Vision:**" in status and "lacks patch_size, spatial_patch_size" in status and "patch_size=16" in status
 
 
 def test_the_prompt_panel_shows_each_image_as_one_chip_with_its_token_count(app, toy_vision):
-    shown = app.chat.preview(req(), **with_image("What colour is this?", toy_vision["red"], toy_vision["blue"]))
+    shown = app.chat.preview(req(), **with_image("What colour is this?", toy_vision["red"], toy_vision["blue"]))["prompt"]
     assert "10 image tokens" in shown
     assert f'class="pg-tok pg-img" title="4 image tokens: the image as the model sees it">{PAD}' in shown
     assert f'{PAD}<sub class="pg-count">×4</sub>' in shown and f'{PAD}<sub class="pg-count">×6</sub>' in shown
@@ -75,8 +75,9 @@ def test_the_prompt_panel_shows_each_image_as_one_chip_with_its_token_count(app,
 def test_send_with_an_image_shows_the_thumbnail_and_streams_a_reply(app, toy_vision):
     r = req()
     accepted = app.chat.submit(r, **with_image("What colour is this?", toy_vision["red"]))
-    chat, box, error, prompt, _ = accepted
-    assert error == "" and box == {"text": "", "files": []} and "×4" in prompt
+    chat = accepted["chat"]
+    assert accepted["chat_error"] == "" and accepted["message"] == {"text": "", "files": []}
+    assert "×4" in accepted["prompt"]
     path = chat[0]["content"]["path"]
     assert in_session_folder(app, r, path) and path != str(toy_vision["red"])  # the session's checked copy
     assert Path(path).read_bytes() == Path(toy_vision["red"]).read_bytes()
@@ -84,8 +85,8 @@ def test_send_with_an_image_shows_the_thumbnail_and_streams_a_reply(app, toy_vis
     updates = stream(app, r)
     assert len(updates) > 1  # streamed
     final = updates[-1]
-    assert final[0][-1]["role"] == "assistant" and final[0][-1]["content"] and final[-1] == ""
-    assert final[1].startswith(("**stop**", "**length**"))
+    assert final["chat"][-1]["role"] == "assistant" and final["chat"][-1]["content"] and final["chat_error"] == ""
+    assert final["stats"].startswith(("**stop**", "**length**"))
 
 
 # ---------------------------------------------------------------------------------------------- refusals
@@ -95,25 +96,19 @@ def test_an_image_for_a_text_only_model_is_refused_and_the_message_stays(vengine
     app = PlaygroundApp(vengine, default_model=str(DEMO_MODEL))
     r = req()
     accepted = app.chat.submit(r, **with_image("What colour is this?", toy_vision["red"]))
-    assert "is a text-only model: it cannot read images" in accepted[2]
-    assert accepted[1] == views_skip() and accepted[0] == views_skip()  # the box keeps the text and the image
+    assert "is a text-only model: it cannot read images" in accepted["chat_error"]
+    assert set(accepted) == {"chat_error"}  # the box keeps the text and the image
     assert app.core.session(r).conversation == []
-    assert "text-only model" in app.chat.preview(r, **with_image("What colour is this?", toy_vision["red"]))
-
-
-def views_skip():
-    import gradio as gr
-
-    return gr.skip()
+    assert "text-only model" in app.chat.preview(r, **with_image("What colour is this?", toy_vision["red"]))["prompt"]
 
 
 def test_an_image_on_a_server_backend_is_refused_before_sending(app, toy_vision):
     r = req()
     fields = with_image("What colour is this?", toy_vision["red"], backend="openai", base_url="http://127.0.0.1:9/v1")
-    shown = app.chat.preview(r, **fields)
+    shown = app.chat.preview(r, **fields)["prompt"]
     assert "×4" in shown and "images need the local backend" in shown
     accepted = app.chat.submit(r, **fields)
-    assert "images need the local backend" in accepted[2] and accepted[1] == views_skip()
+    assert "images need the local backend" in accepted["chat_error"] and "message" not in accepted
 
 
 def test_without_mlx_vlm_the_page_says_which_command_installs_it(toy_vision, monkeypatch):
@@ -124,11 +119,12 @@ def test_without_mlx_vlm_the_page_says_which_command_installs_it(toy_vision, mon
     r = req()
     outputs = app.panel.load(r, model=str(toy_vision["full"]), **values())
     command = runtime.install_command()
-    assert "needs mlx-vlm" in outputs[-1] and views.esc(command) in outputs[-1]  # the Load error
+    error = outputs["model_error"]
+    assert "needs mlx-vlm" in error and views.esc(command) in error  # the Load error
     server = values(backend="openai", base_url="http://127.0.0.1:9/v1")
     outputs = app.panel.load(r, model=str(toy_vision["full"]), **server)  # a server backend loads text only
-    assert outputs[-1] == "" and f"Install it with: `{command}`" in outputs[1]
-    shown = app.chat.preview(r, **with_image("Hi", toy_vision["red"], **server))
+    assert outputs["model_error"] == "" and f"Install it with: `{command}`" in outputs["status"]
+    shown = app.chat.preview(r, **with_image("Hi", toy_vision["red"], **server))["prompt"]
     assert "images need mlx-vlm" in shown and views.esc(command) in shown
 
 
@@ -149,9 +145,9 @@ def test_compare_sends_the_same_image_to_every_column(app, toy_vision):
     fields |= {"max_tokens": "8", "system": "", "compare_message": "What colour is this?", "third": False, "seed": "1"}
     outputs = list(app.compare.run(req(), compare_image=str(toy_vision["red"]), **fields, **columns))
     final = outputs[-1]
-    assert final[-1] == "" and "identical prompts" in final[-2]
-    for column in (final[0:4], final[4:8]):
-        prompt, reply, stats, _ = column
+    assert final["compare_error"] == "" and "identical prompts" in final["compare_diff"]
+    for index in (1, 2):
+        prompt, reply, stats = (final[f"compare_{name}_{index}"] for name in ("prompt", "chat", "stats"))
         assert "pg-img" in prompt and "×4" in prompt and "4 image tokens" in prompt
         assert reply and stats.startswith(("**stop**", "**length**"))
 
@@ -180,15 +176,17 @@ def test_an_imported_conversation_gets_checked_copies_of_its_images(app, toy_vis
         {"role": "user", "content": [{"type": "image", "path": data_uri}, {"type": "text", "text": "And this?"}]},
     ]
     r = req()
-    chat, _, error, *_ = app.chat.import_conversation(json.dumps(messages), r)
-    assert error == ""
+    out = app.chat.import_conversation(json.dumps(messages), r)
+    chat = out["chat"]
+    assert out["chat_error"] == ""
     images = [item["content"]["path"] for item in chat if isinstance(item["content"], dict)]
     assert len(images) == 2 and all(in_session_folder(app, r, p) for p in images)
-    exported = json.loads(app.chat.export_conversation(r))
+    exported = json.loads(app.chat.export_conversation(r)["conversation_json"])
     assert [
         b["image"] for m in exported if isinstance(m["content"], list) for b in m["content"] if b["type"] == "image"
     ] == images
-    assert app.chat.import_conversation(app.chat.export_conversation(r), r)[2] == ""  # re-importing its own copies
+    again = app.chat.import_conversation(app.chat.export_conversation(r)["conversation_json"], r)
+    assert again["chat_error"] == ""  # re-importing its own copies
 
 
 @pytest.mark.parametrize(
@@ -209,8 +207,8 @@ def test_an_import_referring_to_anything_but_an_image_is_refused_inline(app, ima
     app.chat.import_conversation(json.dumps([{"role": "user", "content": "kept"}]), r)
     messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "Hi"}]}]
     outputs = app.chat.import_conversation(json.dumps(messages), r)
-    assert expected in outputs[2] and "message 1:" in outputs[2]
-    assert outputs[0] == views_skip() and app.core.session(r).conversation == [{"role": "user", "content": "kept"}]
+    assert expected in outputs["chat_error"] and "message 1:" in outputs["chat_error"]
+    assert "chat" not in outputs and app.core.session(r).conversation == [{"role": "user", "content": "kept"}]
 
 
 def test_session_folders_are_private_and_removed_with_the_session(tmp_path):
@@ -256,7 +254,7 @@ def test_a_playground_reachable_from_other_machines_refuses_server_image_paths(v
     r = req()
     by_path = [{"role": "user", "content": [{"type": "image", "image": str(toy_vision["red"])}]}]
     outputs = exposed.chat.import_conversation(json.dumps(by_path), r)
-    assert "reachable from other machines" in outputs[2] and exposed.core.session(r).conversation == []
+    assert "reachable from other machines" in outputs["chat_error"] and exposed.core.session(r).conversation == []
     data_uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     inline = [{"role": "user", "content": [{"type": "image", "image": data_uri}, {"type": "text", "text": "Hi"}]}]
-    assert exposed.chat.import_conversation(json.dumps(inline), r)[2] == ""
+    assert exposed.chat.import_conversation(json.dumps(inline), r)["chat_error"] == ""

@@ -20,16 +20,20 @@ import gradio as gr
 
 from ..backends.spec import BackendSpec
 from ..errors import PlaygroundError
+from ..options import options
 from ..prepare import PreparedChat
 from ..reply import ReplyState
 from ..settings import new_seed
 from . import views
 from .core import AUTO, Core, error_view, update_interval
 from .inputs import ChatInputs, _number
+from .layout import COLUMNS, column_key
 
-COLUMNS = 3
 TAB = "compare"
-COLUMN_FIELDS = ("template", "temperature", "repetition_penalty", "enable_thinking", "backend")
+#: A column's own fields: its template, thinking, backend, and the options the table marks ``compare``.
+COLUMN_FIELDS = ("template", *(o.name for o in options() if o.compare), "enable_thinking", "backend")
+#: The model panel's fields a column uses (its backend when the column says "server", the EOS wiring).
+PANEL_FIELDS = ("wire_eos", "backend", "base_url", "api_key", "served_model")
 
 
 @dataclass
@@ -48,62 +52,55 @@ class _Column:
         return views.chat_view([self.message], streaming=streaming and not self.reply.done)[0]
 
 
-def column_key(field: str, index: int) -> str:
-    return f"{field}_{index}"
-
-
 class CompareHandlers:
     def __init__(self, core: Core):
         self.core = core
 
-    def choices(self, request: gr.Request, **templates: Any) -> tuple:
+    def choices(self, request: gr.Request, **templates: Any) -> dict[str, Any]:
         """Every column's template choices for the session's model (a choice the model no longer offers goes
-        back to auto). Inputs: template_1 ... template_3."""
+        back to auto). Inputs and outputs: template_1 ... template_3."""
         state = self.core.session(request)
         try:
             loaded = self.core.loaded(state)
         except PlaygroundError:
-            return tuple(gr.skip() for _ in range(COLUMNS))
+            return {}
         choices = self.core.template_choices(loaded, state.custom_template)
         offered = {value for _, value in choices}
-        out = []
+        out = {}
         for index in range(1, COLUMNS + 1):
-            current = templates.get(column_key("template", index))
-            out.append(gr.update(choices=choices, value=current if current in offered else AUTO))
-        return tuple(out)
+            key = column_key("template", index)
+            current = templates.get(key)
+            out[key] = gr.update(choices=choices, value=current if current in offered else AUTO)
+        return out
 
     def stop(self, request: gr.Request) -> None:
         """Stop this session's Compare run(s): every column."""
         self.core.session(request).stop_runs(TAB)
 
     def _prepare(self, request: gr.Request, values: dict[str, Any]) -> tuple[list[PreparedChat], int]:
+        """Every column's request: the message (and image), the column's own template and settings, Compare's
+        max tokens and seed; every other setting is the model's default (the sidebar's settings are the Chat's
+        and the Notebook's: no stop strings apply here)."""
         state = self.core.session(request)
-        message = (values.pop("compare_message", "") or "").strip()
-        image = values.pop("compare_image", None)
+        message = (values.get("compare_message", "") or "").strip()
+        image = values.get("compare_image")
         if not message:
             raise PlaygroundError("Type a message to compare.", hint="the same message goes to every column")
         content: Any = message
         if image:
             path = image.get("path") if isinstance(image, dict) else image
             content = [{"type": "image", "image": state.images.localize(str(path))}, {"type": "text", "text": message}]
-        third = bool(values.pop("third", False))
-        seed_text = values.pop("seed", None)
-        columns = {i: {f: values.pop(column_key(f, i), None) for f in COLUMN_FIELDS} for i in range(1, COLUMNS + 1)}
+        seed_text = values.get("seed")
         seed = _number("seed", seed_text, int) if seed_text not in (None, "") else new_seed()
+        shared = {name: values.get(name) for name in PANEL_FIELDS if name in values}
+        shared.update(system=values.get("system") or "", max_tokens=values.get("max_tokens"), seed=seed,
+                      logprobs=bool(values.get("logprobs", True)))  # fmt: skip
         prepared = []
-        for index in range(1, (3 if third else 2) + 1):
-            column = columns[index]
-            remote = column["backend"] == "server"
+        for index in range(1, (3 if values.get("third") else 2) + 1):
+            column = {f: values.get(column_key(f, index)) for f in COLUMN_FIELDS}
+            remote = column.pop("backend") == "server"
             inputs = ChatInputs.from_values(
-                {
-                    **values,
-                    "template": column["template"],
-                    "temperature": column["temperature"],
-                    "repetition_penalty": column["repetition_penalty"],
-                    "enable_thinking": column["enable_thinking"],
-                    "seed": seed,
-                    "backend": values.get("backend") if remote else "local",
-                }
+                {**shared, **column, "backend": shared.get("backend") if remote else "local"}
             )
             try:
                 if remote and self.core.spec(inputs) == BackendSpec():
@@ -120,11 +117,11 @@ class CompareHandlers:
 
     def run(self, request: gr.Request, compare_image: Any = None, **values: Any):
         """Prepare every column, then stream them together (``compare_image``: an image file for every column, or
-        None). Outputs: per column (prompt, reply, stats, token view) x 3, then the diff and the error box."""
+        None). Outputs: per column its prompt, reply, stats and token view; the diff and the error box."""
         try:
             plans, _ = self._prepare(request, {**values, "compare_image": compare_image})
         except PlaygroundError as exc:
-            yield (*[gr.skip()] * (4 * COLUMNS + 1), error_view(exc))
+            yield {"compare_error": error_view(exc)}
             return
         columns = [_Column(p) for p in plans]
         special = plans[0].loaded.special_tokens()
@@ -141,17 +138,18 @@ class CompareHandlers:
         # per update); the unchanged ones cost nothing on the wire (generator outputs are sent as diffs).
         pending = [views.pending_tokens_html(bool(p.request.logprobs)) for p in plans]
 
-        def pack(final: bool = False):
-            out: list[Any] = []
+        def pack(final: bool = False) -> dict[str, Any]:
+            out: dict[str, Any] = {"compare_diff": diff, "compare_error": ""}
             for index in range(COLUMNS):
+                shown: tuple = ("", [], "", "")
                 if index < len(columns):
                     c = columns[index]
                     tokens = c.reply.tokens if c.reply is not None else []
                     view = views.token_probs_html(tokens, note="") if final else pending[index]
-                    out += [prompts[index], c.chat(streaming=not final), c.stats, view]
-                else:
-                    out += ["", [], "", ""]
-            return (*out, diff, "")
+                    shown = (prompts[index], c.chat(streaming=not final), c.stats, view)
+                for name, value in zip(("compare_prompt", "compare_chat", "compare_stats", "compare_tokens"), shown):
+                    out[column_key(name, index + 1)] = value
+            return out
 
         yield pack()
         updates: queue.Queue = queue.Queue()

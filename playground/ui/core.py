@@ -16,7 +16,7 @@ from ..errors import BackendError, PlaygroundError
 from ..families import registry
 from ..loaded import LoadedModel
 from ..models import DEMO_MODEL_ALIAS, list_cached_models
-from ..prepare import PreparedChat, choice_family, template_choice
+from ..prepare import PreparedChat, choice_family, resolve_settings, template_choice
 from ..templates import CUSTOM_CHOICE, MODEL_CHOICE
 from . import views
 from .inputs import ChatInputs
@@ -190,7 +190,9 @@ class Core:
         """The one prepared request of the Chat tab (preview, Send, regenerate, continue, copy-as-code)."""
         spec = self.spec(inputs)
         loaded = self.loaded(state, spec)
-        request = inputs.request(conversation, custom_template=state.custom_template, backend=spec, **changes)
+        request = inputs.request(
+            conversation, custom_template=state.custom_template, backend=spec, defaults=defaults(loaded), **changes
+        )
         return self.engine.prepare(loaded, request)
 
     def template_family(self, state: SessionState, template: str, backend: BackendSpec | None = None):
@@ -214,6 +216,11 @@ class Core:
 
     def model_choices(self) -> list[str]:
         return list(dict.fromkeys([self.default_model, DEMO_MODEL_ALIAS, *list_cached_models()]))
+
+
+def defaults(loaded: LoadedModel) -> dict[str, Any]:
+    """The settings ``loaded`` uses when none is chosen (its generation_config.json, its family's, ours)."""
+    return resolve_settings(loaded, None)[0].to_dict()
 
 
 def error_view(exc: PlaygroundError) -> str:

@@ -8,6 +8,7 @@ the HTTP API (``gradio_client``: ``client.predict(message=..., temperature=..., 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any
 
@@ -52,13 +53,35 @@ def _json(label: str, text: Any, kind: type, example: str) -> Any:
     return value
 
 
+#: The text boxes that are marked on the page when their value cannot be used (sliders stay in range).
+MARKED_FIELDS = ("seed", "template_kwargs", "tools")
+_FIELD_WORDS = (("seed", "seed"), ("template keyword", "template_kwargs"), ("tools", "tools"), ("tool ", "tools"))
+
+
+def bad_field(exc: Exception) -> str | None:
+    """The input an error is about (its message names it first), or None."""
+    message = str(getattr(exc, "message", exc))
+    for option in options():
+        if message.startswith(f"{option.name} "):
+            return option.name
+    return next((field for word, field in _FIELD_WORDS if message.startswith(word)), None)
+
+
 class _Sampling:
     """The behaviour of :class:`SamplingInputs` (its fields come from the options table)."""
 
-    def settings(self) -> GenerationSettings:
-        """Validated settings; an out-of-range value is refused with a message naming the field and range."""
+    def settings(self, defaults: Mapping[str, Any] | None = None) -> GenerationSettings:
+        """Validated settings; an out-of-range value is refused with a message naming the field and range.
+        ``defaults``: the values the model uses when none is chosen; a slider left at one of them means the
+        model's default (so the panel says where it comes from, and a context that is too small lowers it
+        without a note, as for any default)."""
         stops = tuple(line for line in str(self.stop or "").splitlines() if line)
-        values = {o.name: _number(o.name, getattr(self, o.name), o.kind) for o in options()}
+        values = {}
+        for option in options():
+            value = _number(option.name, getattr(self, option.name), option.kind)
+            if defaults is not None and value is not None and value == defaults.get(option.name):
+                value = None
+            values[option.name] = value
         return GenerationSettings(**values, seed=_number("seed", self.seed, int), stop=stops)
 
 
@@ -164,6 +187,7 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
         *,
         custom_template: str = "",
         backend: BackendSpec | None = None,
+        defaults: Mapping[str, Any] | None = None,
         **changes: Any,
     ):
         """The ChatRequest these inputs describe for ``conversation`` (system prompt first); ``backend``: the
@@ -183,7 +207,7 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
             thinking=None if self.enable_thinking is None else bool(self.enable_thinking),
             effort=self.reasoning_effort or None,
             tools=self.tool_list(),
-            settings=self.settings(),
+            settings=self.settings(defaults),
             wire_eos=bool(self.wire_eos),
             logprobs=TOKEN_VIEW_TOP if self.logprobs else 0,
             backend=backend if backend is not None else self.spec(),

@@ -29,18 +29,20 @@ class LabHandlers:
     def __init__(self, core: Core):
         self.core = core
 
-    def choices(self, request: gr.Request) -> Any:
+    def choices(self, request: gr.Request) -> dict[str, Any]:
         """What the lab can start from: the model's own template, auto, presets, the session's custom one."""
         state = self.core.session(request)
         try:
             loaded = self.core.loaded(state)
         except PlaygroundError:
-            return gr.skip()
-        return gr.update(choices=self.core.template_choices(loaded, state.custom_template), value=AUTO)
+            return {}
+        return {"lab_from": gr.update(choices=self.core.template_choices(loaded, state.custom_template), value=AUTO)}
 
-    def source(self, which: str, request: gr.Request) -> str:
+    def source(self, which: str, request: gr.Request) -> dict[str, Any]:
         """The text of the model's own template, a preset, or the session's custom template."""
-        state = self.core.session(request)
+        return {"lab_template": self._source(which, self.core.session(request))}
+
+    def _source(self, which: str, state: Any) -> str:
         if which == CUSTOM_CHOICE:
             return state.custom_template
         if which not in (AUTO, "", None, MODEL_CHOICE):
@@ -53,7 +55,7 @@ class LabHandlers:
             return loaded.metadata.own_template or ""
         return template_choice(loaded).template
 
-    def render(self, request: gr.Request, source: str, sample: str, **values: Any) -> tuple[str, str, str, str]:
+    def render(self, request: gr.Request, source: str, sample: str, **values: Any) -> dict[str, str]:
         """Live render of an edited template: output, errors (with line numbers), lint report, token view."""
         state = self.core.session(request)
         inputs = ChatInputs.from_values(values)
@@ -74,24 +76,24 @@ class LabHandlers:
             choice = prepared.template
             report = lint_template(source, prepared.eos.tokens, choice.bos_token, choice.eos_token)
         except PlaygroundError as exc:
-            return "", _error(exc), "", ""
+            return {"lab_output": "", "lab_errors": _error(exc), "lab_lint": "", "lab_tokens": ""}
         ids = list(prepared.token_ids)
         pieces = [loaded.tokenizer.decode([i]) for i in ids]
-        return (
-            views.rendered_html(prepared.rendered, loaded.special_tokens(), len(ids)),
-            '<div class="pg-meta">OK: renders without errors</div>',
-            report.to_markdown(),
-            views.tokens_html(ids, pieces, loaded.special_ids()),
-        )
+        return {
+            "lab_output": views.rendered_html(prepared.rendered, loaded.special_tokens(), len(ids)),
+            "lab_errors": '<div class="pg-meta">OK: renders without errors</div>',
+            "lab_lint": report.to_markdown(),
+            "lab_tokens": views.tokens_html(ids, pieces, loaded.special_ids()),
+        }
 
-    def use(self, source: str, request: gr.Request) -> tuple[Any, str]:
-        """Make the edited template the chat's template (outputs: the chat's template choice, lab errors)."""
+    def use(self, source: str, request: gr.Request) -> dict[str, Any]:
+        """Make the edited template the chat's template (the chat's template choice; the lab's errors)."""
         if not source or not source.strip():
-            return gr.skip(), views.error_html("The template is empty.")
+            return {"lab_errors": views.error_html("The template is empty.")}
         try:
             compile_template(source)
         except PlaygroundError as exc:
-            return gr.skip(), _error(exc)
+            return {"lab_errors": _error(exc)}
         state = self.core.session(request)
         state.custom_template = source
         try:
@@ -100,4 +102,4 @@ class LabHandlers:
         except PlaygroundError:
             choices = [(CUSTOM_CHOICE, CUSTOM_CHOICE)]
         note = '<div class="pg-meta">The chat now uses your custom template (template: custom).</div>'
-        return gr.update(choices=choices, value=CUSTOM_CHOICE), note
+        return {"template": gr.update(choices=choices, value=CUSTOM_CHOICE), "lab_errors": note}

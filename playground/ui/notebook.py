@@ -10,7 +10,7 @@ import gradio as gr
 from ..errors import PlaygroundError
 from ..prepare import ChatRequest
 from . import views
-from .core import Core, error_view, update_interval
+from .core import Core, defaults, error_view, update_interval
 from .inputs import TOKEN_VIEW_TOP, ChatInputs
 
 TAB = "notebook"
@@ -36,7 +36,7 @@ class NotebookHandlers:
         self.core.session(request).stop_runs(TAB)
 
     def run(self, request: gr.Request, text: str, **values: Any):
-        """Continue ``text`` byte for byte. Outputs: output, stats, token view, error."""
+        """Continue ``text`` byte for byte (the sidebar's settings; a slider at the model's value is its default)."""
         state = self.core.session(request)
         try:
             inputs = ChatInputs.from_values(values)
@@ -46,14 +46,14 @@ class NotebookHandlers:
                 loaded,
                 ChatRequest(
                     raw_prompt=text or "",
-                    settings=inputs.settings(),
+                    settings=inputs.settings(defaults(loaded)),
                     wire_eos=bool(inputs.wire_eos),
                     logprobs=TOKEN_VIEW_TOP if inputs.logprobs else 0,
                     backend=spec,
                 ),
             )
         except PlaygroundError as exc:
-            yield gr.skip(), gr.skip(), gr.skip(), error_view(exc)
+            yield {"notebook_error": error_view(exc)}
             return
         cancel = state.start_run(TAB)
         special = prepared.loaded.special_tokens()
@@ -61,27 +61,32 @@ class NotebookHandlers:
         facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in notes)
         # Streamed updates carry values only: a gr.skip() costs Gradio a component rebuild per update.
         pending = views.pending_tokens_html(bool(prepared.request.logprobs))
-        yield notebook_html(text, "", special), f"_{facts}_", pending, ""
+        yield _outputs(notebook_html(text, "", special), f"_{facts}_", pending, "")
         reply, last_push = None, 0.0
         try:
             for reply in self.core.streams.counted(self.core.engine.reply(prepared, cancel=cancel)):
                 now = time.monotonic()
                 if not reply.done and now - last_push >= update_interval(len(reply.text), self.core.streams.count):
                     last_push = now
-                    yield notebook_html(text, reply.text, special), views.progress_line(reply.event), pending, ""
+                    shown = notebook_html(text, reply.text, special)
+                    yield _outputs(shown, views.progress_line(reply.event), pending, "")
         finally:
             state.end_run(TAB, cancel)
         state.notebook_last = reply.text
-        yield (
+        yield _outputs(
             notebook_html(text, reply.text, special),
             views.reply_stats(reply),
             views.token_probs_html(reply.tokens),
             error_view(reply.error) if reply.error is not None else "",
         )
 
-    def append(self, request: gr.Request, text: str) -> str:
+    def append(self, request: gr.Request, text: str) -> dict[str, Any]:
         """Append the last continuation to the text, to continue from there."""
         state = self.core.session(request)
         with state.lock:
             continuation, state.notebook_last = state.notebook_last, ""
-        return (text or "") + continuation
+        return {"notebook_input": (text or "") + continuation}
+
+
+def _outputs(output: str, stats: str, tokens: str, error: str) -> dict[str, str]:
+    return {"notebook_output": output, "notebook_stats": stats, "notebook_tokens": tokens, "notebook_error": error}

@@ -43,44 +43,46 @@ class SavedHandlers:
     def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
         return {k: values.get(k) for k in SAVED_FIELDS}
 
-    def save(self, name: str, saved: dict | None, **values: Any) -> tuple:
-        """Outputs: saved store, dropdown, message."""
+    def save(self, name: str, saved: dict | None, **values: Any) -> dict[str, Any]:
+        """Keep the current settings under ``name`` in this browser."""
         name = (name or "").strip()
         saved = dict(saved or {})
         if not name:
-            return gr.skip(), gr.skip(), views.error_html("Give the settings a name first.")
+            return {"saved_message": views.error_html("Give the settings a name first.")}
         try:
             ChatInputs.from_values(values).settings()  # refuse invalid settings before saving them
         except PlaygroundError as exc:
-            return gr.skip(), gr.skip(), views.error_html(exc.message, exc.hint)
+            return {"saved_message": views.error_html(exc.message, exc.hint)}
         if name not in saved and len(saved) >= MAX_SAVED:
-            return gr.skip(), gr.skip(), views.error_html(f"At most {MAX_SAVED} saved settings: delete one first.")
+            return {"saved_message": views.error_html(f"At most {MAX_SAVED} saved settings: delete one first.")}
         saved[name] = self._snapshot(values)
         message = f'<div class="pg-meta">Saved "{views.esc(name)}" in this browser.</div>'
-        return saved, gr.update(choices=sorted(saved), value=name), message
+        return {"saved_store": saved, "saved_choice": gr.update(choices=sorted(saved), value=name),
+                "saved_message": message}  # fmt: skip
 
-    def apply(self, name: str, saved: dict | None) -> tuple:
-        """Outputs: every saved field's component, then the message."""
+    def apply(self, name: str, saved: dict | None) -> dict[str, Any]:
+        """Every saved field's component (those the entry holds), and the message."""
         entry = (saved or {}).get(name or "")
         if entry is None:
-            return (*[gr.skip() for _ in SAVED_FIELDS], views.error_html("Pick saved settings to apply."))
-        updates = [entry.get(k, gr.skip()) if k in entry else gr.skip() for k in SAVED_FIELDS]
-        return (*updates, f'<div class="pg-meta">Applied "{views.esc(name)}".</div>')
+            return {"saved_message": views.error_html("Pick saved settings to apply.")}
+        return {**{k: entry[k] for k in SAVED_FIELDS if k in entry},
+                "saved_message": f'<div class="pg-meta">Applied "{views.esc(name)}".</div>'}  # fmt: skip
 
-    def delete(self, name: str, saved: dict | None) -> tuple:
+    def delete(self, name: str, saved: dict | None) -> dict[str, Any]:
         saved = dict(saved or {})
         if saved.pop(name or "", None) is None:
-            return gr.skip(), gr.skip(), views.error_html("Pick saved settings to delete.")
+            return {"saved_message": views.error_html("Pick saved settings to delete.")}
         message = f'<div class="pg-meta">Deleted "{views.esc(name)}".</div>'
-        return saved, gr.update(choices=sorted(saved), value=None), message
+        return {"saved_store": saved, "saved_choice": gr.update(choices=sorted(saved), value=None),
+                "saved_message": message}  # fmt: skip
 
-    def choices(self, saved: dict | None) -> Any:
-        return gr.update(choices=sorted(saved or {}))
+    def choices(self, saved: dict | None) -> dict[str, Any]:
+        return {"saved_choice": gr.update(choices=sorted(saved or {}))}
 
-    def export(self, request: gr.Request, **values: Any) -> tuple[str, str]:
+    def export(self, request: gr.Request, **values: Any) -> dict[str, str]:
         """The current settings as JSON, and the commands reproducing the last run (or, before any, the next)."""
         state = self.core.session(request)
-        snapshot = self._snapshot(values)
+        snapshot = json.dumps(self._snapshot(values), ensure_ascii=False, indent=2)
         run = state.last_run
         try:
             inputs = ChatInputs.from_values(values)
@@ -93,9 +95,9 @@ class SavedHandlers:
                 )
             )
         except PlaygroundError as exc:
-            return json.dumps(snapshot, ensure_ascii=False, indent=2), f"# {exc.message}"
+            return {"saved_json": snapshot, "saved_command": f"# {exc.message}"}
         model = state.model or self.core.default_model
-        return json.dumps(snapshot, ensure_ascii=False, indent=2), generate_command(prepared, model, seed)
+        return {"saved_json": snapshot, "saved_command": generate_command(prepared, model, seed)}
 
 
 def _heredoc(text: str, tag: str) -> tuple[str, str]:
@@ -105,24 +107,19 @@ def _heredoc(text: str, tag: str) -> tuple[str, str]:
     return f"<<'{tag}'", f"{text}\n{tag}"
 
 
-def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> str:
-    """Shell commands that rerun ``prepared`` with ``mlx-playground generate``: the same messages, template,
-    keywords, tools, settings (as resolved), seed, EOS wiring and backend (the API key is never written:
-    the command reads it from the environment)."""
-    request = prepared.request
-    before: list[str] = []
-    args = ["mlx-playground", "generate", "--model", model]
-    stdin = None
-    messages = list(request.messages)
+def _message_args(messages: list[dict]) -> tuple[list[str], tuple[str, str] | None]:
+    """``--system``/``--prompt`` for a first message, else ``--messages -`` and its heredoc."""
     simple = all(isinstance(m.get("content"), str) and set(m) <= {"role", "content"} for m in messages)
     roles = [m["role"] for m in messages]
     if simple and roles in (["user"], ["system", "user"]):
-        if roles[0] == "system":
-            args += ["--system", messages[0]["content"]]
-        args += ["--prompt", messages[-1]["content"]]
-    else:
-        args += ["--messages", "-"]
-        stdin = _heredoc(json.dumps(messages, ensure_ascii=False, indent=2), "MESSAGES")
+        args = ["--system", messages[0]["content"]] if roles[0] == "system" else []
+        return [*args, "--prompt", messages[-1]["content"]], None
+    return ["--messages", "-"], _heredoc(json.dumps(messages, ensure_ascii=False, indent=2), "MESSAGES")
+
+
+def _template_args(request: Any, before: list[str]) -> list[str]:
+    """The template, tools, keywords, system strategy and continuation flags (files written ``before``)."""
+    args: list[str] = []
     if request.template == CUSTOM_CHOICE and request.custom_template:
         start, body = _heredoc(request.custom_template, "TEMPLATE")
         before.append(f"cat > custom.jinja {start}\n{body}")
@@ -139,6 +136,28 @@ def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> st
         args += ["--system-strategy", request.system_strategy]
     if request.continue_final:
         args.append("--continue-final")
+    return args
+
+
+def _backend_args(backend: Any, before: list[str]) -> list[str]:
+    if backend is None or not backend.remote:
+        return []
+    args = ["--backend", backend.kind, "--base-url", backend.base_url or ""]
+    if backend.served_model:
+        args += ["--served-model", backend.served_model]
+    if backend.api_key:
+        before.append("# the server's API key: export MLX_PLAYGROUND_API_KEY=... first")
+    return args
+
+
+def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> str:
+    """Shell commands that rerun ``prepared`` with ``mlx-playground generate``: the same messages, template,
+    keywords, tools, settings (as resolved), seed, EOS wiring and backend (the API key is never written:
+    the command reads it from the environment)."""
+    request = prepared.request
+    before: list[str] = []
+    messages, stdin = _message_args(list(request.messages))
+    args = ["mlx-playground", "generate", "--model", model, *messages, *_template_args(request, before)]
     settings = prepared.settings
     args += command_args(settings.to_dict())  # every option, as resolved: the command needs no defaults
     if seed is not None:
@@ -147,13 +166,7 @@ def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> st
         args += ["--stop", *settings.stop]  # one --stop with every string (a repeated --stop keeps only the last)
     if not request.wire_eos:
         args.append("--no-eos-wiring")
-    backend = request.backend
-    if backend is not None and backend.remote:
-        args += ["--backend", backend.kind, "--base-url", backend.base_url or ""]
-        if backend.served_model:
-            args += ["--served-model", backend.served_model]
-        if backend.api_key:
-            before.append("# the server's API key: export MLX_PLAYGROUND_API_KEY=... first")
+    args += _backend_args(request.backend, before)
     command = shlex.join(args)
     if stdin is not None:
         command += f" {stdin[0]}\n{stdin[1]}"

@@ -24,23 +24,11 @@ from ..messages import Message
 from ..prepare import PreparedChat
 from .images import SessionImages
 
-MAX_SESSIONS = 512  # browser sessions remembered (least recently used are forgotten)
+MAX_SESSIONS = 512  # browser sessions remembered (least recently used are released, and told so)
+EVICTED_REMEMBERED = 4096  # released sessions remembered by key only, to tell their page why it starts empty
 MAX_CACHED_CONVERSATIONS = 4  # sessions whose KV cache is kept between turns
 MAX_BRANCHES = 8  # alternatives kept per branch point
 STOPPING_WAIT_S = 5.0  # a Send right after Stop waits this long for the stopped reply to end
-
-
-@dataclass
-class Branches:
-    """Alternative continuations of the conversation from message ``index`` on (regenerated replies, edits)."""
-
-    index: int
-    tails: list[list[Message]]
-    current: int
-    previous: int = 0  # the alternative shown before the one being generated
-
-    def label(self) -> str:
-        return f"{self.current + 1} / {len(self.tails)}"
 
 
 @dataclass
@@ -52,6 +40,29 @@ class LastRun:
     stats: str = ""
     seed: int | None = None
     final: GenerationEvent | None = None
+    note: str = ""  # the token view's note (finish reason, or why there are no probabilities)
+
+
+@dataclass
+class Branches:
+    """Alternative continuations of the conversation from message ``index`` on (regenerated replies, edits)."""
+
+    index: int
+    tails: list[list[Message]]
+    current: int
+    previous: int = 0  # the alternative shown before the one being generated
+    runs: list[LastRun | None] = field(default_factory=list)  # each alternative's request, stats and token view
+
+    def run(self, index: int) -> LastRun | None:
+        return self.runs[index] if 0 <= index < len(self.runs) else None
+
+    def keep_run(self, index: int, run: LastRun | None) -> None:
+        while len(self.runs) <= index:
+            self.runs.append(None)
+        self.runs[index] = run
+
+    def label(self) -> str:
+        return f"{self.current + 1} / {len(self.tails)}"
 
 
 @dataclass(eq=False)
@@ -64,7 +75,7 @@ class Turn:
     epoch: int
     started: bool = False
     finished: bool = False
-    accepted_at: float = field(default_factory=time.monotonic)
+    returned: Any = None  # the Message box's content, given back if the request produces nothing
 
 
 @dataclass
@@ -83,6 +94,10 @@ class SessionState:
     notebook_last: str = ""  # the Notebook's last continuation (for "Append")
     notice: str = ""  # the chat's error box while a reply streams (a refused action): the stream shows it again
     images: SessionImages = field(default_factory=SessionImages)  # the session's copies of its images
+    verbatim: bool = False  # the chat shows replies as their exact text, not as Markdown
+    give_back: Any = None  # a message whose request produced nothing: it goes back into the Message box
+    shown_prompt: str = ""  # the prompt panel's last good view (kept under an error)
+    evicted: bool = False  # this page's earlier state was released (too many sessions): say so once
     lock: threading.RLock = field(default_factory=threading.RLock)
     changed: threading.Condition = field(init=False, repr=False)
 
@@ -99,9 +114,11 @@ class SessionState:
         """The request being answered, if any."""
         return self.turn.prepared if self.busy else None
 
-    def begin(self, prepared: PreparedChat, kind: str) -> Turn:
-        """Record an accepted request (call with the lock held)."""
-        self.turn = Turn(prepared, kind, threading.Event(), self.epoch)
+    def begin(self, prepared: PreparedChat, kind: str, returned: Any = None) -> Turn:
+        """Record an accepted request (call with the lock held); ``returned``: the Message box's content, given
+        back if the request produces nothing."""
+        self.turn = Turn(prepared, kind, threading.Event(), self.epoch, returned=returned)
+        self.give_back = None
         return self.turn
 
     def finish(self, turn: Turn) -> None:
@@ -161,6 +178,8 @@ class SessionState:
             self.epoch += 1
             self.conversation = list(messages or [])
             self.branches = None
+            self.last_run = None
+            self.give_back = None
             self.cache.reset()
 
     def forget(self) -> None:
@@ -174,31 +193,44 @@ class Sessions:
 
     def __init__(self, max_sessions: int = MAX_SESSIONS, max_cached: int = MAX_CACHED_CONVERSATIONS):
         self._states: OrderedDict[str, SessionState] = OrderedDict()
+        self._evicted: OrderedDict[str, None] = OrderedDict()  # sessions released by the limit (not closed)
         self._lock = threading.Lock()
         self.max_sessions = max_sessions
         self.max_cached = max_cached
 
     @staticmethod
-    def key(request: Any) -> str:
-        return getattr(request, "session_hash", None) or "anonymous"
+    def key(request: Any) -> str | None:
+        """The page's session hash; None for a request without one (it gets a state of its own, never shared)."""
+        return getattr(request, "session_hash", None) or None
 
     def get(self, request: Any, default_model: str | None = None) -> SessionState:
         key = self.key(request)
+        if key is None:
+            return SessionState(model=default_model)
         with self._lock:
             state = self._states.get(key)
             if state is None:
                 state = self._states[key] = SessionState(model=default_model)
+                state.evicted = self._evicted.pop(key, "") is None
             self._states.move_to_end(key)
             while len(self._states) > self.max_sessions:
-                self._states.popitem(last=False)[1].forget()
+                old_key, old = self._states.popitem(last=False)
+                old.forget()
+                self._evicted[old_key] = None
+                while len(self._evicted) > EVICTED_REMEMBERED:
+                    self._evicted.popitem(last=False)
             for old in list(self._states.values())[: -self.max_cached]:
                 if old.cache.tokens:
                     old.cache.reset()
             return state
 
+    def release(self, request: Any) -> None:
+        """The page closed: stop its requests and release its state (its conversation, caches and images)."""
+        key = self.key(request)
+        with self._lock:
+            state = self._states.pop(key, None) if key is not None else None
+        if state is not None:
+            state.forget()
+
     def __len__(self) -> int:
         return len(self._states)
-
-    def states(self) -> list[SessionState]:
-        with self._lock:
-            return list(self._states.values())

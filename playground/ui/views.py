@@ -393,13 +393,30 @@ EMPTY_REPLY = "*(empty reply)*"
 SYSTEM_TITLE = "⚙ System message"
 
 
-def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple[list[dict], list[int]]:
+def verbatim_html(text: str) -> str:
+    """A reply's exact text: escaped (no Markdown, no HTML), whitespace kept."""
+    return f'<pre class="pg-verbatim">{esc(text)}</pre>'
+
+
+def stale_html(shown: str) -> str:
+    """The prompt panel's last good view, under an error: what was shown before the change that failed."""
+    if not shown:
+        return ""
+    note = '<div class="pg-meta">Shown before the change above (it cannot be sent as it is):</div>'
+    return f'<div class="pg-stale">{note}{shown}</div>'
+
+
+def chat_view(
+    conversation: Sequence[dict], *, streaming: bool = False, verbatim: bool = False
+) -> tuple[list[dict], list[int]]:
     """The Chatbot's messages for a conversation, and for each shown item the conversation index it shows.
 
     Every role is shown: system messages after the first turn (titled, on the input side), tool calls (as a
     titled block), tool results, reasoning (a collapsible "Thinking" block, open while it streams), images (as
     files). While a reply streams (``streaming``), its message shows nothing until its first token arrives.
+    ``verbatim``: replies (answer and thinking) as their exact text instead of Markdown.
     """
+    shown = verbatim_html if verbatim else str
     items: list[dict] = []
     owners: list[int] = []
 
@@ -417,9 +434,9 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
             if reasoning or (live and reasoning == ""):
                 status = "pending" if live and not text else "done"
                 metadata = {"title": "Thinking" if reasoning or not live else "Thinking…", "status": status}
-                add(index, {"role": "assistant", "content": reasoning, "metadata": metadata})
+                add(index, {"role": "assistant", "content": shown(reasoning or ""), "metadata": metadata})
             if text:
-                add(index, {"role": "assistant", "content": text})
+                add(index, {"role": "assistant", "content": shown(text)})
             elif not (reasoning or message.get("tool_calls") or live):
                 add(index, {"role": "assistant", "content": EMPTY_REPLY})
             for call in message.get("tool_calls") or []:
@@ -527,4 +544,30 @@ CSS = """
 .pg-img .pg-count { color: #fde68a; font-weight: 600; }
 .pg-backend { border-left: 3px solid #0ea5e9; padding: 2px 8px; margin: 4px 0; }
 .pg-backend-notes { margin: 2px 0 2px 16px; padding: 0; font-size: 12px; color: #0369a1; }
+.pg-verbatim { white-space: pre-wrap; word-break: break-word; font-family: inherit; margin: 0; padding: 0;
+  background: none; border: none; font-size: inherit; }
+.pg-stale { opacity: 0.55; }
+.pg-invalid textarea, .pg-invalid input { border-color: #dc2626 !important; box-shadow: 0 0 0 1px #dc2626; }
+.pg-title { font-weight: 700; font-size: 15px; white-space: nowrap; padding: 0 4px; }
+#model-header { align-items: center; gap: 8px; margin-bottom: -8px; }
+#model-error:not(:has(.prose:not(:empty))), #chat-error:not(:has(.prose:not(:empty))) { display: none; }
+#model-summary { font-size: 13px; min-width: 0; }
+#model-summary p { margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#settings-sidebar .pg-slider { padding: 6px 8px; }
+#settings-sidebar .pg-slider .head { flex-wrap: nowrap; }
+#settings-sidebar .pg-slider [data-testid="block-info"] { margin-bottom: 0; }
+#settings-sidebar { position: sticky; top: 4px; align-self: flex-start; max-height: calc(100vh - 16px);
+  overflow-y: auto; flex-wrap: nowrap; }
+#settings-sidebar .pg-slider-row { gap: 2px; flex-wrap: nowrap; align-items: flex-end; }
+#settings-sidebar .pg-slider .wrap .head label > span:nth-child(2) { font-size: 11px; }
+.pg-reset { max-width: 32px; }
+.pg-settings-line { font-size: 12px; }
+#rendered-prompt { max-height: calc(100vh - 170px); overflow-y: auto; }
+#chat-output .message-row { scroll-margin-top: 40px; }
+@media (max-width: 1000px) {
+  #workspace { flex-direction: column; }
+  #settings-sidebar { order: 2; position: static; max-height: none; }
+  #main-pane { order: 1; }
+  #rendered-prompt { max-height: none; }
+}
 """
