@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from .blas import ensure_fast_blas
-from .detect import Detection, ModelMetadata, detect_metadata, find_local, hub_cache_dir, read_metadata
+from .detect import (
+    TOKENIZER_FILES,
+    Detection,
+    ModelMetadata,
+    detect_metadata,
+    find_local,
+    hub_cache_dir,
+    read_metadata,
+)
 from .errors import DetectionError, ModelLoadError, SettingsError
 from .settings import check_value
 
 DEMO_MODEL_ALIAS = "demo"
 DEFAULT_MAX_MODELS = 1
 DEFAULT_CONTEXT_LENGTH = 4096
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer.tiktoken", "qwen.tiktoken")
 _DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.py", "*.model", "*.tiktoken", "*.txt", "*.jinja"]
 
 
@@ -259,9 +266,9 @@ def check_model_folder(path: Path, name: str, *, weights: bool = True) -> ModelM
             f"{name} has no weights (*.safetensors) in {path}",
             hint="convert the original model: python -m mlx_lm convert --hf-path ORIGINAL_ID --mlx-path OUT_DIR -q",
         )
-    if not any((path / f).is_file() for f in _TOKENIZER_FILES):
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelLoadError(
-            f"{name} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])})",
+            f"{name} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])})",
             hint="copy the tokenizer files from the original model into the folder",
         )
     return meta
