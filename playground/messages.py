@@ -3,7 +3,10 @@
 A conversation is a list of ``{"role": ..., "content": str}`` dicts, as in transformers and the OpenAI
 API: an assistant message may carry ``reasoning_content`` and ``tool_calls`` (its content may then be
 absent), a ``tool`` message ``tool_call_id`` / ``name``; content may also be a list of text and image
-blocks. Extra keys pass through to the template untouched.
+blocks. Extra keys pass through to the template untouched, and so does every role: besides
+system/user/assistant/tool, templates read ``developer`` (gpt-oss style), ``ipython`` (Llama 3.1),
+``assistant_tool_call`` / ``tool_response`` (Granite) and others, so any non-empty text is a role, as in
+transformers (the renderer warns when a template ignores one).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from .errors import MessagesError
 
+#: The roles every chat template knows; other roles pass through to the template (see the module docstring).
 ROLES = ("system", "user", "assistant", "tool")
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 1_000_000
@@ -64,10 +68,10 @@ def validate_messages(messages: Any, *, allow_empty: bool = False) -> list[Messa
         if "content" not in message and not message.get("tool_calls"):
             raise MessagesError(f"message {index} has no 'content'", hint=_FORMAT_HINT)
         role = message["role"]
-        if role not in ROLES:
+        if not isinstance(role, str) or not role.strip():
             raise MessagesError(
-                f"message {index} has unknown role {role!r}",
-                hint=f"use one of: {', '.join(ROLES)}",
+                f"message {index} role must be non-empty text, got {role!r:.60}",
+                hint=f"use a role the template knows: {', '.join(ROLES)}, or one it reads such as 'developer'",
             )
         _check_content(index, message)
         _check_tool_calls(index, message)
@@ -169,3 +173,23 @@ def load_messages(path: str | Path) -> list[Message]:
     except (OSError, UnicodeDecodeError) as exc:
         raise MessagesError(f"cannot read messages file {path}: {exc}") from None
     return parse_messages(text, str(path))
+
+
+def ignored_roles(messages: list[Message], prompt: str) -> list[str]:
+    """Warnings for messages of a role other than system/user/assistant/tool whose text the rendered prompt
+    does not contain: the template ignored that role (transformers renders it the same way, silently)."""
+    notes = []
+    for index, message in enumerate(messages, start=1):
+        role = message.get("role")
+        if role in ROLES:
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "\n".join(b.get("text") or "" for b in content if isinstance(b, dict))
+        text = content.strip() if isinstance(content, str) else ""
+        shown = (text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1])  # as is, or JSON-encoded
+        if text and not any(form in prompt for form in shown):
+            notes.append(
+                f"message {index} has role {role!r}, which this template ignores: its content is not in the prompt"
+            )
+    return notes

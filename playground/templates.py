@@ -23,7 +23,7 @@ from .errors import (
     TemplateSecurityError,
     TemplateSyntaxError,
 )
-from .messages import Message, validate_messages
+from .messages import Message, ignored_roles, validate_messages
 from .sandbox import DEFAULT_LIMITS, Limits, RenderLimitError, TemplateRaise, make_environment, render_with_limits
 
 SOURCES = ("model", "preset", "custom", "generic")
@@ -478,6 +478,7 @@ def render(
         else:
             raise
 
+    notes += ignored_roles(messages, text)
     segments: list[Segment] = []
     if with_segments:
         seg_vars = {**variables}

@@ -429,12 +429,24 @@ def test_import_shows_every_role_and_round_trips_through_send_and_export(app):
     assert exported[: len(IMPORTED)] == IMPORTED and [m["role"] for m in exported[-2:]] == ["user", "assistant"]
 
 
+def test_import_passes_any_role_and_the_prompt_panel_warns_when_the_template_ignores_it(app):
+    r = req()
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+                {"role": "developer", "content": "Answer in uppercase."}]
+    chat, _, error, *_ = app.chat.import_conversation(json.dumps(messages), r)
+    assert error == "" and (chat[-1].get("metadata") or {}).get("title") == "role: developer"
+    shown = app.chat.preview(r, **values("What is my name?", template="chatml"))
+    assert "developer" in shown and "Answer in uppercase." in shown  # ChatML writes any role
+    shown = app.chat.preview(r, **values("What is my name?", template="qwen3"))
+    assert "message 3 has role &#x27;developer&#x27;, which this template ignores" in shown
+
+
 def test_a_bad_import_is_refused_inline_and_keeps_the_conversation(app):
     r = req()
     send(app, r, "Hello!")
     before = list(conversation(app, r))
-    out = app.chat.import_conversation('[{"role": "robot", "content": "x"}]', r)
-    assert is_skip(out[0]) and "unknown role &#x27;robot&#x27;" in out[2]
+    out = app.chat.import_conversation('[{"role": 7, "content": "x"}]', r)
+    assert is_skip(out[0]) and "role must be non-empty text" in out[2]
     assert conversation(app, r) == before
 
 
