@@ -13,8 +13,8 @@ Two kinds of evidence, in two steps:
    tokens); among the presets it then points to, those whose special tokens the vocabulary confirms come
    first (a ChatML template with ``<tool_call>`` in a vocabulary without ``<think>`` is ChatML, not Qwen3).
 
-A variant named by the name wins when the template or the vocabulary confirms it, or when nothing confirms
-any variant; otherwise the confirmed variants are ranked (template markers, then ``model_type``, then the
+A variant named by the name wins when the template or the vocabulary confirms it, when ``model_type`` names it
+too, or when nothing confirms any variant; otherwise the confirmed variants are ranked (template markers, then ``model_type``, then the
 most specific tokens, then the preset's priority). Without identity or format evidence a size hint in the
 name ("7b") guesses Llama 2; else the generic format. Every step is a :class:`Decision` that names its rule
 and what it overruled.
@@ -293,11 +293,13 @@ def choose_preset(ev: Evidence, groups: list[str], families: FamilyRegistry) -> 
     variants = [f for f in families if f.family in groups]
     named = ev.named[0] if ev.named and ev.named[0].family in groups else None
     pool = [v for v in variants if ev.confirmed(v)]
-    if named is not None and (ev.confirmed(named) or not pool):
+    if named is not None and (ev.confirmed(named) or ev.is_typed(named) or not pool):
         text = f"the name '{ev.name}' matches the {named.title} rule"
         if ev.confirmed(named):
             rule = RULE_TEMPLATE if ev.is_marked(named) else RULE_TOKENS
             text += f"; {_shows(rule, named)} confirm it"
+        elif ev.is_typed(named):
+            text += f", and so does model_type '{next(t for t in ev.types if t in named.match.model_types)}'"
         return Decision("preset", RULE_NAME, named.name, text)
     typed = [f for f in ev.typed if f.family in groups]
     if named is None and len(typed) == 1 and ev.confirmed(typed[0]):

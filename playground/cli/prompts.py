@@ -16,7 +16,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from ..detect import read_metadata
     from ..messages import load_messages
     from ..models import resolve_model
-    from ..prepare import render_request
+    from ..prepare import mlx_lm_variant, render_request, vocabulary_has_thinking
     from ..prompting import choose_template
 
     if not (args.preset or args.model or args.template):
@@ -34,11 +34,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.eos_token is not None:
         choice = dataclasses.replace(choice, eos_token=args.eos_token)
     rendered = render_request(choice, request)
+    thinks = vocabulary_has_thinking(meta.token_ids) if meta is not None else None  # mlx-lm's has_thinking
+    mlx_lm_prompt, mlx_lm_note = mlx_lm_variant(choice, request, rendered.text, thinks)
     if args.json:
-        print_json(rendered.to_dict())
+        print_json({**rendered.to_dict(), "mlx_lm_prompt": mlx_lm_prompt, "mlx_lm_note": mlx_lm_note})
     else:
         out(rendered.text)
-        warn(rendered.warnings)
+        warn([*rendered.warnings, *([mlx_lm_note] if mlx_lm_note else [])])
     return 0
 
 
