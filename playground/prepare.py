@@ -480,8 +480,8 @@ def mlx_lm_variant(
         return None, None
     vocabulary = "has thinking tokens" if has_thinking else "has no thinking tokens"
     note = (
-        f"plain mlx-lm, given this template, would send another prompt: its tokenizer wrapper adds enable_thinking={has_thinking} when "
-        f"the request does not set it (this vocabulary {vocabulary}), and this template reads it; here the "
-        f"template's own default applies (set enable_thinking to choose)"
+        f"plain mlx-lm, given this template, would send another prompt: its tokenizer wrapper adds "
+        f"enable_thinking={has_thinking} when the request does not set it (this vocabulary {vocabulary}), and "
+        f"this template reads it; here the template's own default applies (set enable_thinking to choose)"
     )
     return other, note

@@ -14,10 +14,10 @@ Two kinds of evidence, in two steps:
    first (a ChatML template with ``<tool_call>`` in a vocabulary without ``<think>`` is ChatML, not Qwen3).
 
 A variant named by the name wins when the template or the vocabulary confirms it, when ``model_type`` names it
-too, or when nothing confirms any variant; otherwise the confirmed variants are ranked (template markers, then ``model_type``, then the
-most specific tokens, then the preset's priority). Without identity or format evidence a size hint in the
-name ("7b") guesses Llama 2; else the generic format. Every step is a :class:`Decision` that names its rule
-and what it overruled.
+too, or when nothing confirms any variant; otherwise the confirmed variants are ranked (template markers, then
+``model_type``, then the most specific tokens, then the preset's priority). Without identity or format
+evidence a size hint in the name ("7b") guesses Llama 2; else the generic format. Every step is a
+:class:`Decision` that names its rule and what it overruled.
 """
 
 from __future__ import annotations
