@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playground.blas import ensure_fast_blas  # noqa: E402
+from playground.backends.local.blas import ensure_fast_blas  # noqa: E402
 
 BLAS = ensure_fast_blas()
 

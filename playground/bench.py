@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .blas import ensure_fast_blas
+from .backends.local.blas import ensure_fast_blas
+from .backends.local.prompt_cache import PromptCacheState
 from .engine import Engine
 from .families import get_family
 from .prepare import ChatRequest
-from .prompt_cache import PromptCacheState
 from .settings import GenerationSettings
 from .templates import render
 

@@ -15,13 +15,15 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from .backends import Backend, make_backend
+from .backends.base import Backend, make_backend
+from .backends.local.prompt_cache import PromptCacheState
+from .backends.local.scheduler import DEFAULT_MAX_BATCH, Scheduler
+from .backends.spec import BackendSpec
 from .errors import BackendError
 from .events import GenerationEvent, GenerationResult, collect
-from .models import DEFAULT_MAX_MODELS, LoadedModel, ModelCache, resolve_model
-from .prepare import BackendSpec, ChatRequest, PreparedChat, prepare
-from .prompt_cache import PromptCacheState
-from .scheduler import DEFAULT_MAX_BATCH, Scheduler
+from .loaded import LoadedModel
+from .models import DEFAULT_MAX_MODELS, ModelCache, resolve_model
+from .prepare import ChatRequest, PreparedChat, prepare
 
 #: Backends (server connections) kept; the least recently used is closed beyond this.
 MAX_BACKENDS = 8

@@ -17,62 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .backends.spec import BackendSpec
 from .errors import MessagesError, SettingsError, TemplateError
 from .families import Family, get_family, registry
+from .loaded import EosSet, LoadedModel
 from .messages import Message, validate_messages
-from .models import EosSet, LoadedModel
-from .prompting import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
 from .settings import DEFAULTABLE_FIELDS, GenerationSettings
-from .templates import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, check_template_kwargs, template_variables
+from .templates import (
+    CUSTOM_CHOICE,
+    DEFAULT_SYSTEM_STRATEGY,
+    MODEL_CHOICE,
+    RenderedPrompt,
+    TemplateChoice,
+    check_template_kwargs,
+    choose_template,
+    template_variables,
+)
 from .vision import request_has_images
 
 AUTO = "auto"
 #: Top alternatives per token at most (the UI and the CLI ask for fewer).
 MAX_LOGPROBS = 20
-
-
-#: Where each server backend looks when no base URL is given (mlx_lm.server's and Ollama's defaults).
-DEFAULT_BASE_URLS = {"openai": "http://127.0.0.1:8080/v1", "ollama": "http://127.0.0.1:11434"}
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """Where tokens come from: ``local`` (mlx-lm in this process) or a server (``openai``, ``ollama``)."""
-
-    kind: str = "local"
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)  # never shown
-    served_model: str | None = None
-
-    def __post_init__(self) -> None:
-        from .backends import BACKEND_KINDS
-        from .errors import BackendError
-
-        if self.kind not in BACKEND_KINDS:
-            raise BackendError(f"unknown backend {self.kind!r}", hint=f"use one of: {', '.join(BACKEND_KINDS)}")
-        if self.kind == "local":
-            if self.base_url or self.api_key or self.served_model:
-                raise BackendError(
-                    "a base URL, API key or served model name needs a server backend",
-                    hint="add --backend openai or --backend ollama (or drop those options)",
-                )
-            return
-        from .backends._http import check_base_url
-
-        url = (self.base_url or "").strip() or DEFAULT_BASE_URLS[self.kind]
-        object.__setattr__(self, "base_url", check_base_url(url, what=f"{self.kind} server"))
-        object.__setattr__(self, "served_model", (self.served_model or "").strip() or None)
-        object.__setattr__(self, "api_key", (self.api_key or "").strip() or None)
-
-    @property
-    def remote(self) -> bool:
-        return self.kind != "local"
-
-    def describe(self) -> str:
-        if not self.remote:
-            return "local (mlx-lm in this process)"
-        model = f", model {self.served_model}" if self.served_model else ""
-        return f"{self.kind} server at {self.base_url}{model}"
 
 
 @dataclass(frozen=True)

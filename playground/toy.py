@@ -93,7 +93,7 @@ def save_random_model(folder: Path, module, config: dict, *, seed: int = 0, supp
     """Build ``module.Model`` (an ``mlx_lm.models`` architecture) from ``config`` with seeded random weights and
     save it. The (tied) embedding rows of ``suppress`` are zeroed, so greedy decoding never picks those tokens
     (every run then produces exactly ``max_tokens`` tokens, for benchmarks)."""
-    from playground.blas import ensure_fast_blas
+    from playground.backends.local.blas import ensure_fast_blas
 
     ensure_fast_blas()
     import mlx.core as mx

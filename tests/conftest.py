@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from playground.blas import ensure_fast_blas  # noqa: E402
+from playground.backends.local.blas import ensure_fast_blas  # noqa: E402
 
 ensure_fast_blas()
 
@@ -130,7 +130,7 @@ from playground.ports import free_port  # noqa: E402
 def toy_qwen3(tmp_path_factory):
     """A random-weight Qwen3 model (detected as the qwen3 preset) whose replies never stop by themselves: the
     special tokens are never picked, and its context is 32k tokens, so a reply runs as long as asked."""
-    from playground.toy_qwen3 import build_toy_qwen3
+    from toy_qwen3 import build_toy_qwen3
 
     return build_toy_qwen3(
         tmp_path_factory.mktemp("models") / "toy-qwen3", suppress_special=True, max_position_embeddings=32768
@@ -144,8 +144,7 @@ def toy_vision(tmp_path_factory):
     as in test_vision.py. Skips without the vision extra (mlx-vlm)."""
     pytest.importorskip("mlx_vlm", reason="the vision extra (mlx-vlm) is not installed")
     from PIL import Image
-
-    from playground.toy_vision import build_toy_vision_model, copy_without_vision_fields
+    from toy_vision import build_toy_vision_model, copy_without_vision_fields
 
     root = tmp_path_factory.mktemp("toy-vision")
     full = build_toy_vision_model(root / "tiny-qwen2-vl")

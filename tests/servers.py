@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from conftest import DEMO_MODEL
 
-from playground.blas import ensure_fast_blas
+from playground.backends.local.blas import ensure_fast_blas
 from playground.ports import free_port
 
 VENV_BIN = Path(sys.executable).parent

@@ -16,9 +16,10 @@ from conftest import DEMO_MODEL
 from servers import BOS_TEMPLATE, MlxServer, bos_model, think_model
 
 from playground.backends._remote import SERVER_STOP
+from playground.backends.spec import BackendSpec
 from playground.engine import Engine
 from playground.errors import BackendError
-from playground.prepare import BackendSpec, ChatRequest
+from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(120)

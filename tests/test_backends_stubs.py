@@ -16,11 +16,12 @@ from servers import BOS_TEMPLATE, Reply, StubServer, bos_model
 from tokenizers import Tokenizer
 
 from playground.backends._remote import SERVER_STOP
+from playground.backends.spec import BackendSpec
 from playground.cli import main
 from playground.engine import Engine
 from playground.errors import BackendError
 from playground.ports import free_port
-from playground.prepare import BackendSpec, ChatRequest
+from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
 
 pytestmark = pytest.mark.timeout(60)
@@ -535,8 +536,8 @@ def test_ollama_with_several_models_needs_a_name(ollama):
 
 
 def test_the_engine_keeps_a_bounded_number_of_server_connections_and_closes_the_rest():
+    from playground.backends.spec import BackendSpec
     from playground.engine import MAX_BACKENDS, Engine
-    from playground.prepare import BackendSpec
 
     engine = Engine()
     first = engine.backend(BackendSpec(kind="openai", base_url="http://127.0.0.1:9/v1"))

@@ -12,7 +12,7 @@ HELLO = ({"role": "user", "content": "Hello!"},)
 
 @pytest.fixture(scope="module")
 def qwen3(engine, tmp_path_factory):
-    from playground.toy_qwen3 import build_toy_qwen3
+    from toy_qwen3 import build_toy_qwen3
 
     folder = build_toy_qwen3(tmp_path_factory.mktemp("models") / "Qwen3-toy-4bit")
     return engine.load(str(folder))

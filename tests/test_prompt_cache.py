@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import ask
 
-from playground.prompt_cache import PromptCacheState, common_prefix_len
+from playground.backends.local.prompt_cache import PromptCacheState, common_prefix_len
 
 GREEDY = {"temperature": 0, "max_tokens": 30}
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from playground.errors import TemplateError, TemplateLimitError, TemplateSecurityError
-from playground.sandbox import DEFAULT_TIME_LIMIT_S
 from playground.templates import render
+from playground.templates.sandbox import DEFAULT_TIME_LIMIT_S
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -83,8 +83,8 @@ def test_the_documented_size_limits_are_enforced():
     per message are refused; output and any one value stop at 10,000,000 characters."""
     from playground.errors import MessagesError, TemplateSyntaxError
     from playground.messages import MAX_CONTENT_CHARS, MAX_MESSAGES
-    from playground.sandbox import DEFAULT_MAX_OUTPUT_CHARS
     from playground.templates import MAX_TEMPLATE_CHARS
+    from playground.templates.sandbox import DEFAULT_MAX_OUTPUT_CHARS
 
     assert (MAX_TEMPLATE_CHARS, MAX_MESSAGES, MAX_CONTENT_CHARS, DEFAULT_MAX_OUTPUT_CHARS) == (
         200_000, 1000, 1_000_000, 10_000_000

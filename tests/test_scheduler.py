@@ -8,10 +8,10 @@ import threading
 import pytest
 from conftest import DEMO_MODEL, ask
 
+from playground.backends.local.prompt_cache import PromptCacheState
 from playground.engine import Engine
 from playground.errors import GenerationError
 from playground.prepare import ChatRequest
-from playground.prompt_cache import PromptCacheState
 from playground.settings import GenerationSettings
 
 PROMPTS = ["Hello!", "What is 4 + 5?", "What is the capital of France? Please answer in one short sentence."]

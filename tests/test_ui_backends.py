@@ -18,9 +18,9 @@ from conftest import DEMO_MODEL
 from servers import BOS_TEMPLATE, Reply, StubServer, bos_model, think_model
 from test_ui_handlers import CHAT_DEFAULTS, req, values
 
+from playground.backends.spec import BackendSpec
 from playground.engine import Engine
 from playground.ports import free_port
-from playground.prepare import BackendSpec
 from playground.ui.app import PlaygroundApp
 from playground.ui.compare import COLUMNS, column_key
 

@@ -10,11 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from playground.backends.spec import BackendSpec
 from playground.cli import build_parser
 from playground.errors import MessagesError, SettingsError, TemplateError
 from playground.events import GenerationEvent, TokenAlternative, TokenInfo
 from playground.families import get_family
-from playground.prepare import BackendSpec, ChatRequest
+from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
 from playground.ui import views
 from playground.ui.chat import _reply_parser

@@ -1,6 +1,6 @@
 """Vision-language models (issue 14): detection, config repair, images in the prompt, generation, clear errors.
 
-The model is a tiny random-weight Qwen2-VL built here (``playground.toy_vision``) whose vision tower uses
+The model is a tiny random-weight Qwen2-VL built here (``tests/toy_vision.py``) whose vision tower uses
 16-pixel patches; ``broken`` is a copy whose ``vision_config`` lacks ``patch_size`` (mlx-vlm would assume
 14 and fail on the weights' shapes). Test images are solid-colour squares made with PIL.
 """
@@ -31,8 +31,7 @@ pytest.importorskip("mlx_vlm", reason="the vision extra (mlx-vlm) is not install
 def vision_models(tmp_path_factory):
     """The tiny Qwen2-VL, a broken copy (no patch_size) and test images."""
     from PIL import Image
-
-    from playground.toy_vision import build_toy_vision_model, copy_without_vision_fields
+    from toy_vision import build_toy_vision_model, copy_without_vision_fields
 
     root = tmp_path_factory.mktemp("vision")
     full = build_toy_vision_model(root / "tiny-qwen2-vl")
@@ -150,7 +149,7 @@ def test_logprobs_and_text_only_requests_on_a_vision_model(vengine, full):
 
 
 def test_kv_cache_reuse_across_turns_gives_identical_replies(vengine, full, vision_models):
-    from playground.prompt_cache import PromptCacheState
+    from playground.backends.local.prompt_cache import PromptCacheState
 
     def conversation(cache):
         blocks = [{"type": "image", "image": vision_models["red"]}, {"type": "text", "text": "What colour?"}]
@@ -170,7 +169,7 @@ def test_kv_cache_reuse_across_turns_gives_identical_replies(vengine, full, visi
 
 
 def test_a_new_image_in_a_later_turn_prefills_from_scratch(vengine, full, vision_models):
-    from playground.prompt_cache import PromptCacheState
+    from playground.backends.local.prompt_cache import PromptCacheState
 
     cache = PromptCacheState()
     first = [{"role": "user", "content": [{"type": "image", "image": vision_models["red"]}, {"type": "text", "text": "Hi"}]}]
@@ -363,8 +362,8 @@ def test_cli_detect_and_fix_template_vision_config(capfd, vision_models, tmp_pat
 
 def test_images_are_refused_on_a_server_backend(vengine, full, vision_models):
     """A server would get the expanded prompt text without the images: refuse, do not degrade silently."""
+    from playground.backends.spec import BackendSpec
     from playground.errors import BackendError
-    from playground.prepare import BackendSpec
 
     prepared = vengine.prepare(
         full, ask([vision_models["red"]], backend=BackendSpec(kind="openai", base_url="http://127.0.0.1:9/v1"))

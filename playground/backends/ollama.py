@@ -20,8 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BackendError
 from ..events import GenerationEvent
-from ..prepare import BackendSpec, PreparedChat
-from ..prompt_cache import PromptCacheState
+from ..prepare import PreparedChat
 from ._http import HttpClient, check_base_url, iter_ndjson
 from ._remote import (
     SERVER_STOP,
@@ -33,7 +32,9 @@ from ._remote import (
     prompt_to_send,
     stop_strings,
 )
+from .local.prompt_cache import PromptCacheState
 from .openai import parse_logprobs
+from .spec import BackendSpec
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 #: Ollama's smallest default context; a prompt plus reply that needs more gets an explicit num_ctx.

@@ -38,8 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BackendError
 from ..events import GenerationEvent, TokenInfo
-from ..prepare import BackendSpec, PreparedChat
-from ..prompt_cache import PromptCacheState
+from ..prepare import PreparedChat
 from ._http import KEEPALIVE, HttpClient, check_base_url, iter_sse
 from ._remote import (
     SERVER_STOP,
@@ -53,6 +52,8 @@ from ._remote import (
     prompt_to_send,
     stop_strings,
 )
+from .local.prompt_cache import PromptCacheState
+from .spec import BackendSpec
 
 MLX_LM = "mlx_lm.server"
 VLLM = "vllm"

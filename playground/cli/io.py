@@ -27,7 +27,7 @@ def print_json(data: Any) -> None:
 
 
 def blas_line() -> str:
-    from ..blas import ensure_fast_blas
+    from ..backends.local.blas import ensure_fast_blas
 
     return "BLAS: " + ensure_fast_blas().describe()
 

@@ -70,7 +70,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
 
-    from ..blas import ensure_fast_blas
+    from ..backends.local.blas import ensure_fast_blas
     from ..models import demo_model_path
 
     blas = ensure_fast_blas()

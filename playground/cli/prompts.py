@@ -17,7 +17,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from ..messages import load_messages
     from ..models import resolve_model
     from ..prepare import mlx_lm_variant, render_request, vocabulary_has_thinking
-    from ..prompting import choose_template
+    from ..templates import choose_template
 
     if not (args.preset or args.model or args.template):
         raise PlaygroundError("render needs a template", hint="pass --preset NAME, --model PATH or --template FILE")

@@ -113,7 +113,7 @@ def backend_spec(args: argparse.Namespace):
     """The BackendSpec the options describe (the API key from --api-key or the environment, never printed)."""
     import os
 
-    from ..prepare import BackendSpec
+    from ..backends.spec import BackendSpec
 
     kind = getattr(args, "backend", "local") or "local"
     if kind == "local":

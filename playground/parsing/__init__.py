@@ -7,8 +7,8 @@ the streaming rules.
     'Hi!'
 """
 
-from .reasoning import REASONING_FORMATS, reasoning_open
-from .reply import JSON_STRING_ARGUMENTS, ReplyParser, parse_reply, render_parts_for_history
+from .reasoning import REASONING_FORMATS
+from .reply import JSON_STRING_ARGUMENTS, ReplyParser, parse_reply, reasoning_open, render_parts_for_history
 from .tools import TOOL_CALL_FORMATS
 from .types import Delta, ParsedReply, ToolCall, join_deltas
 

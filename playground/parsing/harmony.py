@@ -24,8 +24,7 @@ import re
 from dataclasses import dataclass
 
 from ._scan import WHITESPACE, find_first, partial_tag_len
-from .reasoning import Segments
-from .types import ToolCall
+from .types import Segments, ToolCall
 
 START, CHANNEL, MESSAGE, CONSTRAIN = "<|start|>", "<|channel|>", "<|message|>", "<|constrain|>"
 END, RETURN, CALL = "<|end|>", "<|return|>", "<|call|>"

@@ -34,6 +34,7 @@ Events are tuples: ``("reasoning", text)`` (text "" marks that a block opened), 
 from __future__ import annotations
 
 from ._scan import WHITESPACE, find_first, partial_tag_len
+from .types import Segments
 
 REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony")
 
@@ -52,69 +53,19 @@ def check_reasoning_format(reasoning: str) -> None:
         raise ValueError(f"unknown reasoning format {reasoning!r}; valid: {', '.join(REASONING_FORMATS)}")
 
 
-def reasoning_open(prompt: str, reasoning: str) -> bool:
-    """True when `prompt` ends inside an unclosed reasoning block of this format, so the reply starts as reasoning.
-
-    For the tag formats: the last opening tag comes after the last closing tag (``<think>\\n`` at the end of
-    DeepSeek-R1 / QwQ / Qwen3-Thinking-2507 prompts; not Qwen3's ``<think>\\n\\n</think>\\n\\n``). For harmony: the
-    prompt ends inside an ``analysis`` message body.
-    """
+def tags_open(prompt: str, reasoning: str) -> bool:
+    """For the tag formats: True when the last opening tag of `prompt` comes after its last closing tag
+    (``<think>\\n`` at the end of DeepSeek-R1 / QwQ / Qwen3-Thinking-2507 prompts; not Qwen3's
+    ``<think>\\n\\n</think>\\n\\n``). See `playground.parsing.reply.reasoning_open` for every format."""
     check_reasoning_format(reasoning)
     if reasoning == "none" or not prompt:
         return False
     if reasoning == "harmony":
-        from .harmony import prompt_state
-
-        state = prompt_state(prompt)
-        return state.in_body and state.channel == "analysis" and not state.recipient
+        raise ValueError("the harmony format is told by playground.parsing.harmony.prompt_state")
     opens, closes, _ = REASONING_TAGS[reasoning]
     last_open = max(prompt.rfind(tag) for tag in opens)
     last_close = max(prompt.rfind(tag) for tag in closes)
     return last_open > last_close
-
-
-class Segments:
-    """Text made of segments (reasoning blocks, harmony messages), accumulated as it streams.
-
-    `value` is None until the first segment begins. With `strip_newlines`, each segment loses its leading and
-    trailing newlines (trailing ones are held back until more text follows). Non-empty segments are joined by `sep`.
-    """
-
-    def __init__(self, *, strip_newlines: bool, sep: str = "\n\n") -> None:
-        self.strip_newlines = strip_newlines
-        self.sep = sep
-        self.value: str | None = None
-        self._held = ""
-        self._fresh = False
-
-    def begin(self) -> None:
-        if self.value is None:
-            self.value = ""
-        self._fresh = True
-        self._held = ""
-
-    def add(self, text: str) -> str:
-        """Add text to the current segment; returns the text to emit now."""
-        if self.strip_newlines:
-            if self._fresh:
-                text = text.lstrip("\n")
-            combined = self._held + text
-            body = combined.rstrip("\n")
-            self._held = combined[len(body):]
-        else:
-            body = text
-        if not body:
-            return ""
-        if self._fresh:
-            if self.value:
-                body = self.sep + body
-            self._fresh = False
-        self.value = (self.value or "") + body
-        return body
-
-    def end(self) -> None:
-        self._held = ""
-        self._fresh = False
 
 
 class PlainSplitter:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from .harmony import HarmonyParser
-from .reasoning import check_reasoning_format, make_splitter, reasoning_open
+from .harmony import HarmonyParser, prompt_state
+from .reasoning import check_reasoning_format, make_splitter, tags_open
 from .tools import check_tool_call_format, make_tool_stage
 from .types import Delta, ParsedReply, ToolCall
 
 # Tool-call formats whose families' templates paste `arguments` into the prompt as text, so history needs JSON strings.
 JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1"})
+
+
+def reasoning_open(prompt: str, reasoning: str) -> bool:
+    """True when `prompt` ends inside an unclosed reasoning block of this format, so the reply starts as reasoning.
+
+    For the tag formats: the last opening tag comes after the last closing tag (``<think>\\n`` at the end of
+    DeepSeek-R1 / QwQ / Qwen3-Thinking-2507 prompts; not Qwen3's ``<think>\\n\\n</think>\\n\\n``). For harmony: the
+    prompt ends inside an ``analysis`` message body.
+    """
+    check_reasoning_format(reasoning)
+    if reasoning == "harmony":
+        state = prompt_state(prompt)
+        return state.in_body and state.channel == "analysis" and not state.recipient
+    return tags_open(prompt, reasoning)
 
 
 class ReplyParser:

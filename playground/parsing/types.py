@@ -108,3 +108,47 @@ def join_deltas(deltas: Iterable[Delta]) -> tuple[str, str | None, tuple[ToolCal
         elif delta.tool_call is not None:
             calls.append(delta.tool_call)
     return "".join(content), None if reasoning is None else "".join(reasoning), tuple(calls)
+
+
+class Segments:
+    """Text made of segments (reasoning blocks, harmony messages), accumulated as it streams.
+
+    `value` is None until the first segment begins. With `strip_newlines`, each segment loses its leading and
+    trailing newlines (trailing ones are held back until more text follows). Non-empty segments are joined by `sep`.
+    """
+
+    def __init__(self, *, strip_newlines: bool, sep: str = "\n\n") -> None:
+        self.strip_newlines = strip_newlines
+        self.sep = sep
+        self.value: str | None = None
+        self._held = ""
+        self._fresh = False
+
+    def begin(self) -> None:
+        if self.value is None:
+            self.value = ""
+        self._fresh = True
+        self._held = ""
+
+    def add(self, text: str) -> str:
+        """Add text to the current segment; returns the text to emit now."""
+        if self.strip_newlines:
+            if self._fresh:
+                text = text.lstrip("\n")
+            combined = self._held + text
+            body = combined.rstrip("\n")
+            self._held = combined[len(body):]
+        else:
+            body = text
+        if not body:
+            return ""
+        if self._fresh:
+            if self.value:
+                body = self.sep + body
+            self._fresh = False
+        self.value = (self.value or "") + body
+        return body
+
+    def end(self) -> None:
+        self._held = ""
+        self._fresh = False

@@ -18,9 +18,10 @@ from typing import Any
 
 import gradio as gr
 
+from ..backends.spec import BackendSpec
 from ..errors import PlaygroundError
 from ..events import GenerationEvent, TokenInfo
-from ..prepare import BackendSpec, PreparedChat
+from ..prepare import PreparedChat
 from ..settings import new_seed
 from . import views
 from .core import AUTO, Core, error_view, update_interval

@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..backends.spec import BackendSpec
 from ..engine import Engine
 from ..errors import BackendError, PlaygroundError
 from ..families import registry
-from ..models import DEMO_MODEL_ALIAS, LoadedModel, list_cached_models
-from ..prepare import BackendSpec, PreparedChat, choice_family, template_choice
-from ..prompting import CUSTOM_CHOICE, MODEL_CHOICE
+from ..loaded import LoadedModel
+from ..models import DEMO_MODEL_ALIAS, list_cached_models
+from ..prepare import PreparedChat, choice_family, template_choice
+from ..templates import CUSTOM_CHOICE, MODEL_CHOICE
 from . import views
 from .inputs import ChatInputs
 from .state import Sessions, SessionState

@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..backends.spec import BackendSpec
 from ..errors import MessagesError, SettingsError, TemplateError
-from ..prepare import AUTO, BackendSpec, ChatRequest
+from ..prepare import AUTO, ChatRequest
 from ..settings import GenerationSettings
 from ..templates import DEFAULT_SYSTEM_STRATEGY
 

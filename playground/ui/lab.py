@@ -8,11 +8,9 @@ import gradio as gr
 
 from ..errors import PlaygroundError
 from ..families import registry
-from ..lint import lint_template
 from ..messages import parse_messages
 from ..prepare import ChatRequest, render_request, template_choice
-from ..prompting import CUSTOM_CHOICE, MODEL_CHOICE
-from ..templates import compile_template
+from ..templates import CUSTOM_CHOICE, MODEL_CHOICE, compile_template, lint_template
 from . import views
 from .core import AUTO, Core
 from .inputs import ChatInputs

@@ -12,8 +12,7 @@ import gradio as gr
 
 from ..errors import PlaygroundError
 from ..prepare import AUTO, PreparedChat
-from ..prompting import CUSTOM_CHOICE, MODEL_CHOICE
-from ..templates import DEFAULT_SYSTEM_STRATEGY
+from ..templates import CUSTOM_CHOICE, DEFAULT_SYSTEM_STRATEGY, MODEL_CHOICE
 from . import views
 from .core import Core
 from .inputs import ChatInputs

@@ -18,10 +18,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends.local.prompt_cache import PromptCacheState
 from ..events import GenerationEvent, TokenInfo
 from ..messages import Message
 from ..prepare import PreparedChat
-from ..prompt_cache import PromptCacheState
 from .images import SessionImages
 
 MAX_SESSIONS = 512  # browser sessions remembered (least recently used are forgotten)

@@ -1,10 +1,10 @@
 """Load vision-language models with mlx-vlm, repairing missing ``vision_config`` defaults on the way.
 
-:func:`load_vision_model` returns the same :class:`~playground.models.LoadedModel` as text models: the
+:func:`load_vision_model` returns the same :class:`~playground.loaded.LoadedModel` as text models: the
 mlx-vlm model, an mlx-lm tokenizer wrapper over the same tokenizer files (so EOS wiring, detokenizing and
 token chips work unchanged), and a :class:`VisionRuntime` (the model's own processor, its image token,
 the repairs made) in ``loaded.vision``. The scheduler runs such models' requests in a
-:class:`~playground.vision.unit.VisionUnit`.
+:class:`~playground.backends.local.vision.VisionUnit`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from ..detect import Detection, ModelMetadata
 from ..errors import ModelLoadError
+from ..loaded import DEFAULT_CONTEXT_LENGTH, LoadedModel, diagnose
 from .config import (
     ConfigRepair,
     mlx_vlm_vision_defaults,
@@ -78,12 +79,6 @@ class VisionRuntime:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _prompts: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
-    def make_unit(self, loaded: Any) -> Any:
-        """The scheduler hook: the unit that decodes this model's requests (one at a time)."""
-        from .unit import VisionUnit
-
-        return VisionUnit(loaded)
-
     def cached(self, key: Any) -> Any:
         with self.lock:
             if key in self._prompts:
@@ -125,8 +120,6 @@ def _overlay(folder: Path, config: dict):
 
 def diagnose_vision(exc: BaseException, name: str, folder: Path) -> ModelLoadError:
     """Turn an mlx-vlm load failure into an actionable error (shape mismatches name the config field)."""
-    from ..models import diagnose
-
     text = f"{type(exc).__name__}: {exc}"
     label = f"{name} (a vision-language model)"
     mismatch = shape_mismatch(text)
@@ -194,8 +187,6 @@ def _image_tokens(processor: Any, tokenizer: Any, config: dict) -> tuple[str | N
 
 
 def _context_length(config: dict, tokenizer: Any) -> int:
-    from ..models import DEFAULT_CONTEXT_LENGTH
-
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
     context = text.get("max_position_embeddings") or config.get("max_position_embeddings")
     if not isinstance(context, int) or context <= 0 or context > 10_000_000:
@@ -220,8 +211,6 @@ def load_vision_model(
     Raises:
         ModelLoadError: mlx-vlm missing (with the install command), or a load failure with a hint.
     """
-    from ..models import LoadedModel
-
     if not mlx_vlm_available():
         if weights:
             require_mlx_vlm(name)
@@ -280,8 +269,6 @@ def load_vision_model(
 def _metadata_only(path: Path, name: str, meta: ModelMetadata, detection: Detection, started: float) -> Any:
     """Without mlx-vlm, a server backend still gets the tokenizer (text only; images need mlx-vlm)."""
     from mlx_lm.utils import load_tokenizer
-
-    from ..models import LoadedModel, diagnose
 
     try:
         tokenizer = load_tokenizer(path, eos_token_ids=_eos_ids(meta))

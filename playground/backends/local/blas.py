@@ -40,7 +40,7 @@ class BlasStatus:
 def ensure_fast_blas() -> BlasStatus:
     """Preload OpenBLAS on Linux if possible (idempotent; call before importing ``mlx.core``).
 
-    Also installs the exit hook that clears MLX's per-thread state in time (see :mod:`playground.mlx_runtime`).
+    Also installs the exit hook that clears MLX's per-thread state in time (see :mod:`.mlx_runtime`).
     """
     from .mlx_runtime import register_exit_cleanup
 

@@ -16,14 +16,14 @@ from typing import Any, Literal
 
 import jinja2
 
-from .errors import (
+from ..errors import (
     TemplateError,
     TemplateLimitError,
     TemplateRaisedError,
     TemplateSecurityError,
     TemplateSyntaxError,
 )
-from .messages import Message, ignored_roles, validate_messages
+from ..messages import Message, ignored_roles, validate_messages
 from .sandbox import DEFAULT_LIMITS, Limits, RenderLimitError, TemplateRaise, make_environment, render_with_limits
 
 SOURCES = ("model", "preset", "custom", "generic")

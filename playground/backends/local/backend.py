@@ -6,9 +6,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..events import GenerationEvent
-from ..prepare import BackendSpec, PreparedChat
-from ..prompt_cache import PromptCacheState
+from ...events import GenerationEvent
+from ...prepare import PreparedChat
+from ..spec import BackendSpec
+from .prompt_cache import PromptCacheState
 
 
 class LocalBackend:
@@ -33,7 +34,7 @@ class LocalBackend:
     def check(self) -> dict[str, Any]:
         import mlx.core as mx
 
-        from ..blas import ensure_fast_blas
+        from .blas import ensure_fast_blas
 
         return {
             "backend": "local",

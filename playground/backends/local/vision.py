@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..scheduler import SoloUnit
+from .units import SoloUnit
 
 
 class _TaggedCache(list):

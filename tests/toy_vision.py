@@ -86,7 +86,7 @@ def build_toy_vision_model(
     num_layers: int = 2,
 ) -> Path:
     """Write a random-weight Qwen2-VL model (about 0.2M parameters) into ``folder`` and return it."""
-    from playground.blas import ensure_fast_blas
+    from playground.backends.local.blas import ensure_fast_blas
 
     ensure_fast_blas()
     import mlx.core as mx

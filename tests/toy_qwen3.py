@@ -49,7 +49,7 @@ def build_toy_qwen3(
 
     from mlx_lm.models import qwen3
 
-    from .toy import save_random_model, write_word_tokenizer
+    from playground.toy import save_random_model, write_word_tokenizer
 
     folder = Path(folder)
     tok = write_word_tokenizer(

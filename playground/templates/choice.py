@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .detect import Detection, ModelMetadata, classify_template, detect_metadata
-from .errors import PlaygroundError
-from .families import Family, FamilyRegistry, registry
-from .messages import Message
-from .templates import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, render
+from ..detect import Detection, ModelMetadata, classify_template, detect_metadata
+from ..errors import PlaygroundError
+from ..families import Family, FamilyRegistry, registry
+from ..messages import Message
+from .render import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, render
 
 #: Template choice names understood by :func:`choose_template` besides preset names.
 MODEL_CHOICE = "model"
@@ -36,7 +36,7 @@ class TemplateChoice:
     defaults: dict[str, Any] | None = None
 
     def render(self, messages: list[Message], **kwargs: Any) -> RenderedPrompt:
-        """Render ``messages`` with this choice (kwargs go to :func:`playground.templates.render`)."""
+        """Render ``messages`` with this choice (kwargs go to :func:`playground.templates.render.render`)."""
         kwargs.setdefault("bos_token", self.bos_token)
         kwargs.setdefault("eos_token", self.eos_token)
         kwargs.setdefault("supports_system", self.supports_system)

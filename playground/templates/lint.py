@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import jinja2
 from jinja2 import meta, nodes
 
-from .errors import TemplateError
+from ..errors import TemplateError
+from .render import compile_template, render
 from .sandbox import make_environment
-from .templates import compile_template, render
 
 _SENTINEL = "LINT_REPLY_7f3a"
 _KNOWN = {
