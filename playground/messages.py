@@ -193,3 +193,54 @@ def ignored_roles(messages: list[Message], prompt: str) -> list[str]:
                 f"message {index} has role {role!r}, which this template ignores: its content is not in the prompt"
             )
     return notes
+
+
+def shape_tool_arguments(messages: list[Message], style: str, template: str = "this template") -> list[Message]:
+    """The conversation with every assistant tool call's ``arguments`` in the shape a template expects.
+
+    OpenAI-style clients send arguments as a JSON string, others as an object, and templates crash on the one
+    they do not expect (GLM-4.5 iterates an object, DeepSeek R1 pastes a string). ``style`` is a preset's
+    ``tool_arguments``: ``"dict"`` parses JSON strings, ``"string"`` encodes objects as JSON (as
+    :meth:`playground.parsing.ToolCall.arguments_json` does), ``"any"`` changes nothing. The page and the API
+    call this for conversations they receive; ``render --messages`` does not (the template's own error, as in
+    transformers). Messages are copied, never changed in place.
+
+    Raises:
+        MessagesError: a JSON-string argument that is not a JSON object, for a template that needs an object.
+    """
+    if style not in ("dict", "string"):
+        return list(messages)
+    out = []
+    for index, message in enumerate(messages, start=1):
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and isinstance(calls, list) and calls:
+            message = {
+                **message,
+                "tool_calls": [_shape_call(c, style, index, n, template) for n, c in enumerate(calls, 1)],
+            }
+        out.append(message)
+    return out
+
+
+def _shape_call(call: Any, style: str, index: int, number: int, template: str) -> Any:
+    nested = isinstance(call, dict) and isinstance(call.get("function"), dict)
+    function = call["function"] if nested else call
+    if not isinstance(function, dict) or "arguments" not in function:
+        return call
+    arguments = function["arguments"]
+    if style == "string" and isinstance(arguments, dict):
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    elif style == "dict" and isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            arguments = exc
+        if not isinstance(arguments, dict):
+            raise MessagesError(
+                f"message {index} tool call {number} arguments are not a JSON object, and {template} needs one",
+                hint='write the arguments as an object, e.g. {"city": "Paris"}',
+            )
+    else:
+        return call
+    function = {**function, "arguments": arguments}
+    return {**call, "function": function} if nested else function

@@ -660,3 +660,17 @@ def test_streamed_updates_carry_values_only(app):
         assert len(streaming) >= 3, name
         assert not [v for update in streaming for v in update if is_update(v)], name
     assert "pg-token-view" in chat_updates[-1][2] and "appear when the reply ends" in chat_updates[0][2]
+
+
+@pytest.mark.parametrize(("template", "arguments"), [("glm4.5", '{"city": "Paris"}'), ("deepseek-r1", {"city": "Paris"})])
+def test_imported_tool_calls_are_shaped_for_the_chosen_template(app, template, arguments):
+    """OpenAI-style string arguments for GLM (which needs an object), an object for DeepSeek R1 (a string)."""
+    r = req()
+    messages = [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18"}]
+    assert app.chat.import_conversation(json.dumps(messages), r)[2] == ""
+    shown = app.chat.preview(r, **values("And tomorrow?", template=template))
+    assert 'role="alert"' not in shown and "Paris" in shown
+    assert json.loads(app.chat.export_conversation(r)) == messages  # the export keeps what was imported
