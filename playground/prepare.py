@@ -107,7 +107,7 @@ class PreparedChat:
         """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls."""
         from .parsing import ReplyParser
 
-        return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text)
+        return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text, tools=self.request.tools)
 
     @property
     def json_tool_arguments(self) -> bool:

@@ -9,6 +9,8 @@ Formats (`REASONING_FORMATS`):
   dropped from the answer (and may be missing).
 - ``mistral``: ``[THINK]...[/THINK]`` (Magistral, Ministral 3 reasoning).
 - ``harmony``: gpt-oss channels; handled by `playground.parsing.harmony` (it also carries the tool calls).
+- ``gemma4``: Gemma 4's thought channel, ``<|channel>thought\\n...<channel|>``; with thinking off its generation
+  prompt pre-fills an empty one (``<|channel>thought\\n<channel|>``), which leaves the block closed.
 
 Rules shared by the tag formats:
 
@@ -36,13 +38,14 @@ from __future__ import annotations
 from ._scan import WHITESPACE, find_first, partial_tag_len
 from .types import Segments
 
-REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony")
+REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony", "gemma4")
 
 # format -> (opening tags, closing tags, tags dropped from the answer)
 REASONING_TAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "think": (("<think>",), ("</think>",), ()),
     "granite": (("<think>",), ("</think>",), ("<response>", "</response>")),
     "mistral": (("[THINK]",), ("[/THINK]",), ()),
+    "gemma4": (("<|channel>thought",), ("<channel|>",), ()),
 }
 
 Event = tuple[str, str]

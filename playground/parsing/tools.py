@@ -33,6 +33,7 @@ Formats (`TOOL_CALL_FORMATS`), with what the model writes:
 - ``pythonic``: ``[get_weather(city="Paris"), f(x=1)]`` at the start of the reply, optionally inside
   ``<|python_start|>...<|python_end|>`` (Llama 3.2 / Llama 4 pythonic tool calling).
 - ``harmony``: gpt-oss; handled by `playground.parsing.harmony`.
+- ``gemma4``, ``minimax-m2``, ``lfm2``: parsed by mlx-lm's own parsers; see `playground.parsing.mlx_lm_tools`.
 
 Whitespace: the whitespace right before a call's markup, between calls, and at the end of a reply that made calls
 belongs to the markup (templates insert it) and is dropped; whitespace after a call that is followed by more answer
@@ -78,6 +79,10 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "phi4-mini",
     "qwen3-coder",
     "pythonic",
+    # parsed by mlx-lm's own parsers (playground.parsing.mlx_lm_tools)
+    "gemma4",
+    "minimax-m2",
+    "lfm2",
 )
 
 Event = tuple[str, object]
@@ -821,8 +826,14 @@ class PythonicStage(ToolStage):
         return True
 
 
-def make_tool_stage(tool_calls: str) -> NoToolStage | ToolStage:
+def make_tool_stage(tool_calls: str, tools: list[dict] | tuple[dict, ...] | None = None) -> NoToolStage | ToolStage:
+    """The streaming stage for a tool-call format; `tools` (the declared function schemas) are used by the formats
+    whose parser types argument values by them (mlx-lm's)."""
     check_tool_call_format(tool_calls)
+    from .mlx_lm_tools import MLX_LM_TOOL_FORMATS, make_mlx_lm_stage  # imports mlx-lm only when such a format is used
+
+    if tool_calls in MLX_LM_TOOL_FORMATS:
+        return make_mlx_lm_stage(tool_calls, tools)
     if tool_calls == "none":
         return NoToolStage()
     if tool_calls == "hermes":

@@ -65,6 +65,53 @@ TOOLS = [
         },
     },
 ]
+#: A tool with what schemas also hold (nested objects and arrays, enums, nullable and boolean fields, defaults, a
+#: response declaration) and one with no parameters: templates that rewrite schemas in their own notation differ here.
+RICH_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the catalogue.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Words to look for"},
+                    "limit": {"type": "integer", "description": "At most this many", "nullable": True},
+                    "sort": {"type": "string", "enum": ["new", "old"]},
+                    "filters": {
+                        "type": "object",
+                        "description": "Narrow it down",
+                        "properties": {
+                            "year": {"type": "integer"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["year"],
+                    },
+                    "options": {"type": "object"},
+                    "points": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                            "required": ["x", "y"],
+                        },
+                    },
+                    "exact": {"type": "boolean", "default": False},
+                },
+                "required": ["query"],
+            },
+            "response": {"type": "object", "description": "The hits."},
+        },
+    },
+    {"type": "function", "function": {"name": "now", "description": "The current time."}},
+]
+RICH_ARGS = {
+    "query": "Grüße",
+    "filters": {"year": 2024, "tags": ["a", "b"]},
+    "exact": True,
+    "points": [{"x": 1.5, "y": 2}],
+}
 CALL_ID = "call0A1b2"  # 9 alphanumerics: Mistral's templates reject other ids
 WEATHER_ARGS = {"city": "Paris", "unit": "celsius"}
 
@@ -185,6 +232,24 @@ def build_cases(family: Family) -> dict[str, dict]:
         ],
         agp=False,
         tools=TOOLS,
+    )
+    rich_arguments = json.dumps(RICH_ARGS, ensure_ascii=False) if family.tool_arguments == "string" else RICH_ARGS
+    rich_call = {"type": "function", "id": CALL_ID, "function": {"name": "search", "arguments": rich_arguments}}
+    cases["tools_rich"] = case(
+        [
+            {"role": U, "content": "Find Grüße from 2024."},
+            {"role": A, "content": "", "tool_calls": [rich_call]},
+            {"role": T, "tool_call_id": CALL_ID, "name": "search", "content": '{"hits": []}'},
+        ],
+        tools=RICH_TOOLS,
+    )
+    # Content given as a list of text parts (OpenAI-style clients send it so); templates join, skip or re-encode them.
+    cases["content_parts"] = case(
+        [
+            {"role": U, "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]},
+            {"role": A, "content": [{"type": "text", "text": "Hello! How can I help?"}]},
+            {"role": U, "content": "What is 2+2?"},
+        ]
     )
     # Phi-4-mini takes its tools only from the system message's own "tools" field (a JSON string).
     cases["tools_in_system_message"] = case(
