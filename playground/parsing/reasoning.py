@@ -38,7 +38,9 @@ from __future__ import annotations
 from ._scan import WHITESPACE, find_first, partial_tag_len
 from .types import Segments
 
-REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony", "gemma4")
+REASONING_FORMATS: tuple[str, ...] = (
+    "none", "think", "granite", "mistral", "harmony", "gemma4", "seed", "command-r7b", "apertus", "solar-open",
+)
 
 # format -> (opening tags, closing tags, tags dropped from the answer)
 REASONING_TAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {

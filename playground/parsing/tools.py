@@ -83,6 +83,12 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "gemma4",
     "minimax-m2",
     "lfm2",
+    "nemotron",
+    "seed",
+    "command-r7b",
+    "minicpm5",
+    "apertus",
+    "solar-open",
 )
 
 Event = tuple[str, object]
