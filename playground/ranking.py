@@ -77,8 +77,9 @@ class Verdict:
         next step repeats is said once."""
         parts = []
         for index, decision in enumerate(self.decisions):
-            later = " ".join(d.evidence for d in self.decisions[index + 1 :])
-            if not decision.overruled and decision.evidence in later:
+            later = self.decisions[index + 1 :]
+            repeated = any(decision.evidence in d.evidence or decision.rule == d.rule for d in later)
+            if not decision.overruled and repeated:
                 continue
             text = decision.evidence
             if decision.overruled:

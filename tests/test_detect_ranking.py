@@ -19,7 +19,6 @@ from playground.errors import ModelLoadError
 from playground.models import load_model
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference-templates"
-NEEDS_PRESET = "needs the {} preset (issue20-presets branches); the ranking already names its family"
 
 
 def reference(name: str) -> str:
@@ -137,44 +136,33 @@ def gemma4(template: bool) -> dict:
     return meta
 
 
-def _xfail(preset: str):
-    return pytest.mark.xfail(strict=True, reason=NEEDS_PRESET.format(preset))
-
-
 # name, folder builder, expected preset, the rule expected to decide it
 TRAPS = [
     # The name says Hermes; the ChatML template with <tool_call> used to make it Qwen3-2507.
-    pytest.param("Hermes-3-Llama-3.1-8B-4bit", hermes3, "hermes", "name", marks=_xfail("hermes")),
-    # ... and never a Qwen preset, whose <think> tokens this vocabulary lacks.
-    pytest.param("Hermes-3-Llama-3.1-8B", hermes3, "chatml", "template markers", id="hermes3-today"),
-    # Named Qwen3-Coder, model_type qwen3_moe: its template's only known marker is ChatML's.
+    pytest.param("Hermes-3-Llama-3.1-8B-4bit", hermes3, "hermes", "name"),
+    # The name says Llama 3.1 but the template is Hermes' ChatML: no Llama preset fits it, Hermes does (and the
+    # vocabulary has Hermes' tokens and no <think>, so never Qwen3-2507).
+    pytest.param("Llama-3.1-8B-function-calling", hermes3, "hermes", "template markers", id="llama-named-hermes"),
+    # Named Qwen3-Coder, model_type qwen3_moe: its template used to match only ChatML's marker.
     pytest.param(
-        "Qwen3-Coder-30B-A3B-Instruct-4bit",
-        lambda: qwen3_family("qwen3_moe", "qwen3-coder"),
-        "qwen3-coder",
-        "name",
-        marks=_xfail("qwen3-coder"),
+        "Qwen3-Coder-30B-A3B-Instruct-4bit", lambda: qwen3_family("qwen3_moe", "qwen3-coder"), "qwen3-coder", "name"
     ),
     pytest.param(
-        "Qwen3-Coder-30B-A3B-Instruct",
+        "model",
         lambda: qwen3_family("qwen3_moe", "qwen3-coder"),
-        "qwen3",
-        "name",
-        id="qwen3-coder-today",
+        "qwen3-coder",
+        "template markers",
+        id="qwen3-coder-model",
     ),
     # A SmolLM3 copy whose abridged template carries only SmolLM2's markers.
     pytest.param("SmolLM3-3B-4bit", smollm3_abridged, "smollm3", "name"),
     pytest.param("model", smollm3_abridged, "smollm3", "model_type", id="smollm3-model"),
     # Qwen3.5 ships a template with QwQ's markers.
-    pytest.param(
-        "Qwen3.5-4B-4bit", lambda: qwen3_family("qwen3_5", "qwen3.5"), "qwen3.5", "name", marks=_xfail("qwen3.5")
-    ),
-    pytest.param(
-        "Qwen3.5-9B-MLX-8bit", lambda: qwen3_family("qwen3_5", "qwen3.5"), "qwen3", "name", id="qwen3.5-today"
-    ),
+    pytest.param("Qwen3.5-4B-4bit", lambda: qwen3_family("qwen3_5", "qwen3.5"), "qwen3.5", "name"),
+    pytest.param("model", lambda: qwen3_family("qwen3_5", None), "qwen3.5", "model_type", id="qwen3.5-model"),
     # model_type gemma4 and no telling name.
-    pytest.param("model", lambda: gemma4(False), "gemma4", "model_type", marks=_xfail("gemma4")),
-    pytest.param("gemma-4-31b-it-4bit", lambda: gemma4(True), "gemma4", "name", marks=_xfail("gemma4")),
+    pytest.param("model", lambda: gemma4(False), "gemma4", "model_type", id="gemma4-model"),
+    pytest.param("gemma-4-31b-it-4bit", lambda: gemma4(True), "gemma4", "name"),
     # A folder named just "model": model_type and the vocabulary decide.
     pytest.param("model", lambda: qwen3_family("qwen3", None), "qwen3", "special tokens", id="qwen3-model"),
     pytest.param(
@@ -193,8 +181,8 @@ def test_traps(model_dir, name, build, preset, rule):
     assert (detection.preset, detection.rule) == (preset, rule), detection.reason
 
 
-def test_hermes_overrules_and_says_so(model_dir):
-    detection = detect(model_dir("Hermes-3-Llama-3.1-8B", **hermes3()))
+def test_a_template_no_preset_of_the_named_family_fits_overrules_the_name(model_dir):
+    detection = detect(model_dir("Llama-3.1-8B-function-calling", **hermes3()))
     family_step = detection.decisions[0]
     assert family_step.step == "family" and family_step.rule == "template markers"
     assert any("Llama 3.1" in o for o in detection.overruled), detection.overruled
@@ -261,7 +249,7 @@ def test_cli_detects_metadata_only_folders(model_dir, capsys, shape):
 
 
 def test_cli_shows_the_rules_and_what_they_overruled(model_dir, capsys):
-    folder = model_dir("Hermes-3-Llama-3.1-8B", **hermes3())
+    folder = model_dir("Llama-3.1-8B-function-calling", **hermes3())
     assert main(["detect", str(folder), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["step"] for d in data["decisions"]] == ["family", "preset"]
