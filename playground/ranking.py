@@ -130,23 +130,41 @@ def model_types(config: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in found if t))
 
 
+def name_spans(family: Family, name: str) -> list[tuple[int, int]]:
+    """Every (start, end) where one of a preset's name rules matches ``name``."""
+    spans = []
+    for pattern in family.match.name_patterns:
+        spans += [(m.start(), max(m.end(), m.start() + 1)) for m in re.finditer(pattern, name, flags=re.IGNORECASE)]
+    return spans
+
+
 def name_match(family: Family, name: str) -> tuple[int, int] | None:
     """Where a preset's name rule matches: (start, length) of the earliest, longest match; None if none does."""
-    best: tuple[int, int] | None = None
-    for pattern in family.match.name_patterns:
-        for m in re.finditer(pattern, name, flags=re.IGNORECASE):
-            key = (m.start(), max(len(m.group(0)), 1))
-            if best is None or (key[0], -key[1]) < (best[0], -best[1]):
-                best = key
-    return best
+    spans = name_spans(family, name)
+    start, end = min(spans, key=lambda s: (s[0], -s[1])) if spans else (0, 0)
+    return (start, end - start) if spans else None
 
 
 def _named(name: str, families: FamilyRegistry) -> tuple[Family, ...]:
-    """Presets whose name rule matches: in the repo's own name first (not its owner), earliest then longest."""
+    """Presets whose name rule matches, in the repo's own name first (not its owner). A preset whose match lies
+    inside a longer match of another is out (``c4ai-command-r7b`` is Command R7B, not Command R; ``Qwen3-Coder``
+    is not Qwen3); of the rest the earliest match wins (``Hermes-3-Llama-3.1`` is a Hermes), then the longest."""
     for text in dict.fromkeys([name.rsplit("/", 1)[-1], name]):
-        hits = [(m, f) for f in families if (m := name_match(f, text)) is not None]
+        spans = {f.name: name_spans(f, text) for f in families}
+        hits = []
+        for family in families:
+            mine = spans[family.name]
+            inside = any(
+                a <= s and e <= b and (b - a) > (e - s)
+                for other, theirs in spans.items()
+                if other != family.name
+                for a, b in theirs
+                for s, e in mine
+            )
+            if mine and not inside:
+                hits.append((min(mine, key=lambda sp: (sp[0], -sp[1])), family))
         if hits:
-            hits.sort(key=lambda hit: (hit[0][0], -hit[0][1], hit[1].priority))
+            hits.sort(key=lambda hit: (hit[0][0], hit[0][0] - hit[0][1], hit[1].priority))
             return tuple(f for _, f in hits)
     return ()
 

@@ -257,3 +257,156 @@ def test_cli_shows_the_rules_and_what_they_overruled(model_dir, capsys):
     assert main(["detect", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "family rule template markers" in " ".join(out.split()) and "overruled" in out
+
+
+# ---------------------------------------------------------------------------------------------- the 2026 wave
+
+
+def _vocab(*tokens: str) -> dict[str, int]:
+    return {t: 1000 + i for i, t in enumerate(tokens)}
+
+
+QWEN35 = _vocab(
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<think>",
+    "</think>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+)
+GLM47 = _vocab(
+    "<|endoftext|>",
+    "[MASK]",
+    "[gMASK]",
+    "[sMASK]",
+    "<sop>",
+    "<eop>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|observation|>",
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<arg_key>",
+    "</arg_key>",
+    "<arg_value>",
+    "</arg_value>",
+)
+MINIMAX = _vocab("]~!b[", "]~b]", "[e~[", "<think>", "</think>", "<minimax:tool_call>", "</minimax:tool_call>")
+KIMI = _vocab(
+    "[BOS]",
+    "[EOS]",
+    "<|im_end|>",
+    "<|im_user|>",
+    "<|im_assistant|>",
+    "<|im_system|>",
+    "<|im_middle|>",
+    "<think>",
+    "</think>",
+    "<|tool_calls_section_begin|>",
+    "<|tool_calls_section_end|>",
+)
+LFM = _vocab(
+    "<|startoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|tool_list_start|>",
+    "<|tool_list_end|>",
+    "<|tool_call_start|>",
+    "<|tool_call_end|>",
+    "<|tool_response_start|>",
+    "<|tool_response_end|>",
+)
+NEMOTRON3 = _vocab("<s>", "</s>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "</tool_call>")
+NEMOTRON2 = _vocab("<s>", "</s>", "<SPECIAL_10>", "<SPECIAL_11>", "<SPECIAL_12>", "<think>", "</think>", "<TOOLCALL>")
+SEED = _vocab("<seed:bos>", "<seed:eos>", "<seed:pad>", "<seed:think>", "</seed:think>", "<seed:tool_call>")
+GRANITE41 = _vocab("<|end_of_text|>", "<|start_of_role|>", "<|end_of_role|>", "<|tool_call|>")
+HERMES2 = {
+    **_vocab("<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>"),
+    "<|begin_of_text|>": 128000,
+    "<|end_of_text|>": 128001,
+    "<|eot_id|>": 128009,
+}
+COMMAND_R7B = _vocab(
+    "<BOS_TOKEN>",
+    "<EOS_TOKEN>",
+    "<|START_OF_TURN_TOKEN|>",
+    "<|END_OF_TURN_TOKEN|>",
+    "<|START_THINKING|>",
+    "<|END_THINKING|>",
+    "<|START_ACTION|>",
+    "<|END_ACTION|>",
+    "<|START_RESPONSE|>",
+    "<|END_RESPONSE|>",
+)
+MINICPM = _vocab("<s>", "</s>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+STEP = _vocab("<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "</tool_call>")
+APERTUS = _vocab(
+    "<s>",
+    "</s>",
+    "<|system_start|>",
+    "<|system_end|>",
+    "<|developer_start|>",
+    "<|developer_end|>",
+    "<|user_start|>",
+    "<|user_end|>",
+    "<|assistant_start|>",
+    "<|assistant_end|>",
+    "<|inner_prefix|>",
+    "<|inner_suffix|>",
+    "<|tools_prefix|>",
+    "<|tools_suffix|>",
+)
+SOLAR = _vocab("<|begin|>", "<|end|>", "<|content|>", "<|think|>", "<|flush|>", "<|calls|>", "<|tool_calls|>")
+
+
+def folder_of(model_type: str | None, tokens: dict[str, int], eos: str) -> dict:
+    config = {"model_type": model_type} if model_type else {"hidden_size": 2048}
+    return dict(config=config, tokenizer_config={"eos_token": eos, "added_tokens_decoder": _decoder(tokens)})
+
+
+# name (as the community names its conversions, or just "model"), model_type, vocabulary, EOS, expected preset
+WAVE = [
+    ("Qwen3.5-27B-4bit", "qwen3_5", QWEN35, "<|im_end|>", "qwen3.5"),
+    ("model", "qwen3_5_moe", QWEN35, "<|im_end|>", "qwen3.5"),
+    ("Qwen3-Coder-480B-A35B-Instruct-3bit", "qwen3_moe", QWEN3, "<|im_end|>", "qwen3-coder"),
+    ("GLM-4.7-Flash-4bit", "glm4_moe_lite", GLM47, "<|endoftext|>", "glm4.7"),
+    ("model", "glm4_moe_lite", GLM47, "<|endoftext|>", "glm4.7"),
+    ("MiniMax-M2-4bit", "minimax_m2", MINIMAX, "[e~[", "minimax-m2"),
+    ("model", "minimax_m2", MINIMAX, "[e~[", "minimax-m2"),
+    ("Kimi-K2-Thinking-mlx-3bit", "kimi_k2", KIMI, "[EOS]", "kimi-k2-thinking"),
+    ("LFM2-8B-A1B-4bit", "lfm2_moe", LFM, "<|im_end|>", "lfm2"),
+    ("model", "lfm2_moe", LFM, "<|im_end|>", "lfm2"),
+    ("LFM2.5-1.2B-Instruct-MLX-8bit", "lfm2", LFM, "<|im_end|>", "lfm2.5"),
+    ("NVIDIA-Nemotron-3-Nano-30B-A3B-4bit", "nemotron_h", NEMOTRON3, "<|im_end|>", "nemotron3-nano"),
+    ("NVIDIA-Nemotron-Nano-9B-v2-4bit", "nemotron_h", NEMOTRON2, "<SPECIAL_12>", "nemotron-nano-v2"),
+    ("model", "nemotron_h", NEMOTRON2, "<SPECIAL_12>", "nemotron-nano-v2"),
+    ("Seed-OSS-36B-Instruct-4bit", "seed_oss", SEED, "<seed:eos>", "seed-oss"),
+    ("model", "seed_oss", SEED, "<seed:eos>", "seed-oss"),
+    ("granite-4.1-8b-4bit", "granite", GRANITE41, "<|end_of_text|>", "granite4.1"),
+    ("Hermes-2-Pro-Llama-3-8B-4bit", "llama", HERMES2, "<|im_end|>", "hermes"),
+    ("Hermes-3-Llama-3.2-3B-4bit", "llama", HERMES3, "<|im_end|>", "hermes"),
+    ("c4ai-command-r7b-12-2024-4bit", "cohere2", COMMAND_R7B, "<|END_OF_TURN_TOKEN|>", "command-r7b"),
+    ("model", "cohere2", COMMAND_R7B, "<|END_OF_TURN_TOKEN|>", "command-r7b"),
+    ("MiniCPM5-1B-4bit", "minicpm", MINICPM, "<|im_end|>", "minicpm5"),
+    ("Step-3.5-Flash-4bit", "step3p5", STEP, "<|im_end|>", "step3.5"),
+    ("model", "step3p5", STEP, "<|im_end|>", "step3.5"),
+    ("Apertus-8B-Instruct-2509-4bit", "apertus", APERTUS, "<|assistant_end|>", "apertus"),
+    ("model", "apertus", APERTUS, "<|assistant_end|>", "apertus"),
+    ("Solar-Open-100B-4bit", "solar_open", SOLAR, "<|flush|>", "solar-open"),
+    ("model", None, SOLAR, "<|flush|>", "solar-open"),
+]
+
+
+@pytest.mark.parametrize(("name", "model_type", "tokens", "eos", "preset"), WAVE, ids=[f"{w[0]}-{w[4]}" for w in WAVE])
+def test_the_2026_wave_from_metadata_alone(model_dir, name, model_type, tokens, eos, preset):
+    """Only config.json and tokenizer_config.json (added tokens), as a Hub repo's two small files."""
+    detection = detect(model_dir(name, **folder_of(model_type, tokens, eos)))
+    assert (detection.preset, detection.template_source) == (preset, "preset"), detection.reason
+    assert eos in detection.eos_tokens and all(isinstance(i, int) for i in detection.eos_token_ids)
