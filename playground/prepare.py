@@ -31,7 +31,6 @@ from .templates import (
     TemplateChoice,
     check_template_kwargs,
     choose_template,
-    template_variables,
 )
 from .vision import request_has_images
 
@@ -243,7 +242,7 @@ def _check_context(
 def _kwarg_warnings(choice: TemplateChoice, family: Family | None, kwargs: Mapping[str, Any]) -> list[str]:
     """Check declared keywords' values; say when the template never reads a keyword."""
     notes = []
-    read = template_variables(choice.template)
+    read = choice.reads()
     for name, value in kwargs.items():
         declared = family.kwarg(name) if family is not None and choice.source != "custom" else None
         if declared is not None:
@@ -428,7 +427,7 @@ def mlx_lm_variant(
     kwargs = dict(request.template_kwargs)
     if has_thinking is None or MLX_LM_THINKING_KWARG in kwargs:
         return None, None
-    if MLX_LM_THINKING_KWARG not in template_variables(choice.template):
+    if MLX_LM_THINKING_KWARG not in choice.reads():
         return None, None
     kwargs[MLX_LM_THINKING_KWARG] = has_thinking
     other = choice.render(

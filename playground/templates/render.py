@@ -505,4 +505,8 @@ def render_family(family: Any, messages: list[Message], **kwargs: Any) -> Render
     kwargs.setdefault("source", "generic" if family.name == "generic" else "preset")
     kwargs.setdefault("supports_system", family.system_role)
     kwargs.setdefault("template_name", family.name)
+    if family.encoder:  # mlx-lm's Python encoder instead of a template
+        from .encoder import render_encoder
+
+        return render_encoder(family.encoder, messages, family=family.name, **kwargs)
     return render(family.template, messages, family=family.name, **kwargs)
