@@ -102,11 +102,15 @@ class PreparedChat:
     def model_name(self) -> str:
         return self.loaded.name
 
-    def parser(self):
-        """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls."""
+    def parser(self, prompt: str | None = None):
+        """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls.
+
+        ``prompt`` is the text the reply continues (default: this request's prompt); the request's declared tools
+        go to the parser (mlx-lm's parsers type argument values by them)."""
         from .parsing import ReplyParser
 
-        return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text, tools=self.request.tools)
+        text = self.text if prompt is None else prompt
+        return ReplyParser(self.reasoning, self.tool_calls, prompt=text, tools=self.request.tools)
 
     @property
     def json_tool_arguments(self) -> bool:

@@ -500,12 +500,7 @@ def _reply_parser(prepared: PreparedChat, base: dict | None) -> _Reply:
     prefix = views._content_text(base.get("content"))
     text = prepared.text
     if prefix and text.endswith(prefix):
-        parser = ReplyParser(
-            prepared.reasoning,
-            prepared.tool_calls,
-            prompt=text[: len(text) - len(prefix)],
-            tools=prepared.request.tools,
-        )
+        parser = prepared.parser(prompt=text[: len(text) - len(prefix)])
         parser.feed(prefix)
         return _Reply(parser, base, "", True, json_arguments)
     return _Reply(prepared.parser(), base, prefix, True, json_arguments)
