@@ -14,6 +14,9 @@ Formats (`MLX_LM_TOOL_FORMATS`, format name -> parser module), with what the mod
 - ``lfm2``: ``<|tool_call_start|>[NAME(k="v", n=1)]<|tool_call_end|>`` (LFM2 / LFM2.5 Python-style calls, mlx-lm's
   ``pythonic`` parser). LFM2's template writes calls back as ``{"name": ..., "arguments": {...}}`` inside the same
   markers, so a JSON body is read as JSON (``json_bodies``).
+- ``minicpm5``: ``<function name="NAME"><param name="k">v</param></function>`` (MiniCPM5), no outer wrapper, one
+  block per call; values with ``<``, ``&`` or newlines in ``<![CDATA[...]]>``. Values are typed by the declared
+  tools' schema (without tools, every value stays text).
 
 mlx-lm is imported only when one of these formats is chosen (the rest of `playground.parsing` is stdlib only).
 """
@@ -34,6 +37,7 @@ MLX_LM_TOOL_FORMATS: dict[str, tuple[str, bool]] = {
     "gemma4": ("gemma4", False),
     "minimax-m2": ("minimax_m2", False),
     "lfm2": ("pythonic", True),
+    "minicpm5": ("minicpm5", False),
 }
 
 

@@ -8,7 +8,7 @@ from .tools import check_tool_call_format, make_tool_stage
 from .types import Delta, ParsedReply, ToolCall
 
 # Tool-call formats whose families' templates paste `arguments` into the prompt as text, so history needs JSON strings.
-JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1"})
+JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1", "apertus"})
 
 
 def reasoning_open(prompt: str, reasoning: str) -> bool:

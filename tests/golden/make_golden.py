@@ -314,6 +314,9 @@ def _extra_cases(family: Family, template: str, call: dict, tool_result: dict, c
         ],
         tools=functions,
     )
+    extra["tools_rich_as_functions"] = case(
+        _m((U, "Find Grüße from 2024.")), tools=[t.get("function", t) for t in RICH_TOOLS]
+    )
     if "documents" in template:
         extra["documents"] = {**case(_m((U, "Is it warm in Paris?"))), "documents": DOCUMENTS}
         extra["documents_tools"] = {**case(_m((U, "Is it warm in Paris?")), tools=TOOLS), "documents": DOCUMENTS}
