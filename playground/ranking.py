@@ -275,14 +275,19 @@ def choose_family(ev: Evidence, families: FamilyRegistry) -> tuple[list[str], De
 
 def _fitting_groups(fmt: tuple[str, tuple[Family, ...]], families: FamilyRegistry) -> set[str]:
     """The families the format evidence fits: those of the presets it points to, and those with a variant that
-    extends one of them (every Qwen preset's markers include ChatML's, so a ChatML-only template fits Qwen)."""
+    extends one of them (every Qwen preset's markers include ChatML's, so a ChatML-only template fits Qwen). Of a
+    template's matches only the most specific count (Nemotron 3's template also has ChatML's marker: it does
+    not fit Qwen); a vocabulary's tokens all count (a <tool_call> token says little)."""
     rule, pool = fmt
 
     def signs(family: Family) -> set[str]:
         return set(family.match.template_markers if rule == RULE_TEMPLATE else family.match.special_tokens)
 
-    groups = {f.family for f in pool}
-    groups.update(v.family for v in families for f in pool if signs(f) <= signs(v))
+    top = pool
+    if rule == RULE_TEMPLATE:  # the template's most specific formats: markers that are no other match's subset
+        top = [f for f in pool if not any(signs(f) < signs(g) for g in pool)]
+    groups = {f.family for f in top}
+    groups.update(v.family for v in families for f in top if signs(f) <= signs(v))
     return groups
 
 
@@ -321,7 +326,7 @@ def choose_preset(ev: Evidence, groups: list[str], families: FamilyRegistry) -> 
             text += f", and so does model_type '{next(t for t in ev.types if t in named.match.model_types)}'"
         return Decision("preset", RULE_NAME, named.name, text)
     typed = [f for f in ev.typed if f.family in groups]
-    if named is None and len(typed) == 1 and ev.confirmed(typed[0]):
+    if named is None and len(typed) == 1 and ev.confirmed(typed[0]) and _extends_marked(ev, typed[0], variants):
         rule = RULE_TEMPLATE if ev.is_marked(typed[0]) else RULE_TOKENS
         kind = next(t for t in ev.types if t in typed[0].match.model_types)
         text = f"model_type '{kind}' in config.json means {typed[0].title}; {_shows(rule, typed[0])} confirm it"
@@ -350,6 +355,13 @@ def choose_preset(ev: Evidence, groups: list[str], families: FamilyRegistry) -> 
     return Decision(
         "preset", RULE_MODEL_TYPE, best.name, f"model_type '{kind}' in config.json means the {best.title} format"
     )
+
+
+def _extends_marked(ev: Evidence, family: Family, variants: list[Family]) -> bool:
+    """Whether the template's markers fit ``family``: each sibling they match is one it extends (an abridged
+    SmolLM3 template matches SmolLM2's markers, which SmolLM3's include; LFM2.5's markers are not LFM2's)."""
+    markers = set(family.match.template_markers)
+    return all(set(v.match.template_markers) <= markers for v in variants if ev.is_marked(v))
 
 
 def rank(ev: Evidence, families: FamilyRegistry) -> Verdict:
