@@ -195,9 +195,7 @@ class Core:
         family = choice_family(choice)
         if family is not None:  # imported and stored tool calls in the shape this template expects
             conversation = shape_tool_arguments(conversation, family.tool_arguments, f"the {family.name} template")
-        request = inputs.request(
-            conversation, family=family, custom_template=state.custom_template, backend=spec, **changes
-        )
+        request = inputs.request(conversation, custom_template=state.custom_template, backend=spec, **changes)
         return self.engine.prepare(loaded, request)
 
     def template_family(self, state: SessionState, template: str, backend: BackendSpec | None = None):
