@@ -79,7 +79,8 @@ class Verdict:
         for index, decision in enumerate(self.decisions):
             later = self.decisions[index + 1 :]
             repeated = any(decision.evidence in d.evidence or decision.rule == d.rule for d in later)
-            if not decision.overruled and repeated:
+            said = any(decision.evidence == d.evidence for d in self.decisions[:index])
+            if said or (not decision.overruled and repeated):
                 continue
             text = decision.evidence
             if decision.overruled:
