@@ -69,7 +69,7 @@ class ReplyState:
         prefix = _text_of(base.get("content")) if base else ""
         if prefix and prepared.text.endswith(prefix):  # parse the reply together with the text it continues
             before = prepared.text[: len(prepared.text) - len(prefix)]
-            self._parser = prepared.parser(prompt=before)  # with the request's tools, as a fresh reply
+            self._parser = prepared.parser(prompt=before)
             self._parser.feed(prefix)
         else:
             self._parser = prepared.parser()

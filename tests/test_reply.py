@@ -20,7 +20,7 @@ HI = ({"role": "user", "content": "Hi"},)
 def prepared_stub(text="", reasoning="none", tool_calls="none", json_arguments=False):
     return SimpleNamespace(
         text=text, reasoning=reasoning, tool_calls=tool_calls, json_tool_arguments=json_arguments, raw=False,
-        parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text),
+        parser=lambda prompt=None: ReplyParser(reasoning, tool_calls, prompt=text if prompt is None else prompt),
     )
 
 
