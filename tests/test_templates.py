@@ -113,7 +113,7 @@ def test_syntax_error_reports_line_number_attribute():
     [
         ({"role": "user"}, "JSON list"),
         ([], "empty"),
-        ([{"role": "robot", "content": "x"}], "unknown role 'robot'"),
+        ([{"role": 3, "content": "x"}], "role must be non-empty text"),
         ([{"role": "user", "content": 3}], "content must be text"),
         ([{"role": "user"}], "has no 'content'"),
         (["hello"], "must be an object"),

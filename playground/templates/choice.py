@@ -14,7 +14,8 @@ from ..detect import Detection, ModelMetadata, classify_template, detect_metadat
 from ..errors import PlaygroundError
 from ..families import Family, FamilyRegistry, registry
 from ..messages import Message
-from .render import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, render
+from .encoder import encoder_keywords, render_encoder
+from .render import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, render, template_variables
 
 #: Template choice names understood by :func:`choose_template` besides preset names.
 MODEL_CHOICE = "model"
@@ -34,6 +35,11 @@ class TemplateChoice:
     supports_system: bool | None
     warnings: tuple[str, ...] = ()
     defaults: dict[str, Any] | None = None
+    encoder: str | None = None  # mlx-lm's Python prompt encoder that replaces the template (see .encoder)
+
+    def reads(self) -> frozenset[str]:
+        """The names the template (or encoder) reads: messages, tools, enable_thinking, ..."""
+        return encoder_keywords(self.encoder) if self.encoder else template_variables(self.template)
 
     def render(self, messages: list[Message], **kwargs: Any) -> RenderedPrompt:
         """Render ``messages`` with this choice (kwargs go to :func:`playground.templates.render.render`)."""
@@ -42,8 +48,8 @@ class TemplateChoice:
         kwargs.setdefault("supports_system", self.supports_system)
         kwargs.setdefault("system_strategy", DEFAULT_SYSTEM_STRATEGY)
         warnings = list(self.warnings) + list(kwargs.pop("warnings", ()))
-        return render(
-            self.template,
+        return (render_encoder if self.encoder else render)(
+            self.encoder or self.template,
             messages,
             source=self.source,
             family=self.family,
@@ -67,6 +73,7 @@ def preset_choice(family: Family, detection: Detection | None = None, warnings: 
         supports_system=family.system_role,
         warnings=warnings,
         defaults=dict(family.defaults),
+        encoder=family.encoder,
     )
 
 

@@ -23,7 +23,7 @@ from ..errors import (
     TemplateSecurityError,
     TemplateSyntaxError,
 )
-from ..messages import Message, validate_messages
+from ..messages import Message, ignored_roles, validate_messages
 from .sandbox import DEFAULT_LIMITS, Limits, RenderLimitError, TemplateRaise, make_environment, render_with_limits
 
 SOURCES = ("model", "preset", "custom", "generic")
@@ -478,6 +478,7 @@ def render(
         else:
             raise
 
+    notes += ignored_roles(messages, text)
     segments: list[Segment] = []
     if with_segments:
         seg_vars = {**variables}
@@ -504,4 +505,8 @@ def render_family(family: Any, messages: list[Message], **kwargs: Any) -> Render
     kwargs.setdefault("source", "generic" if family.name == "generic" else "preset")
     kwargs.setdefault("supports_system", family.system_role)
     kwargs.setdefault("template_name", family.name)
+    if family.encoder:  # mlx-lm's Python encoder instead of a template
+        from .encoder import render_encoder
+
+        return render_encoder(family.encoder, messages, family=family.name, **kwargs)
     return render(family.template, messages, family=family.name, **kwargs)
