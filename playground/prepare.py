@@ -27,6 +27,7 @@ from .templates import (
     CUSTOM_CHOICE,
     DEFAULT_SYSTEM_STRATEGY,
     MODEL_CHOICE,
+    RenderCall,
     RenderedPrompt,
     TemplateChoice,
     check_template_kwargs,
@@ -122,18 +123,6 @@ class PreparedChat:
     def json_tool_arguments(self) -> bool:
         """Whether this template wants tool-call arguments as a JSON string (its preset's ``tool_arguments``)."""
         return self.family is not None and self.family.tool_arguments == "string"
-
-    def assistant_message(self, parsed: Any) -> dict[str, Any]:
-        """The assistant message a parsed reply becomes in the conversation, shaped as this template wants it
-        (``reasoning_content``; ``tool_calls`` with arguments as an object or, for templates that need
-        it, a JSON string), so the next turn's prompt shows what the template does with it."""
-        message: dict[str, Any] = {"role": "assistant", "content": parsed.content}
-        if parsed.reasoning:
-            message["reasoning_content"] = parsed.reasoning
-        calls = [call.to_message_dict(json_arguments=self.json_tool_arguments) for call in parsed.tool_calls]
-        if calls:
-            message["tool_calls"] = calls
-        return message
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description (``--json`` output, the UI's status line)."""
@@ -434,15 +423,18 @@ def render_request(choice: TemplateChoice, request: ChatRequest) -> RenderedProm
     tools = check_tools(request.tools)
     kwargs = check_template_kwargs(dict(request.template_kwargs))
     notes = _kwarg_warnings(choice, choice_family(choice), kwargs)
-    return choice.render(
-        messages,
+    return choice.render(messages, render_call(request, kwargs, tools), warnings=notes)
+
+
+def render_call(request: ChatRequest, kwargs: dict[str, Any], tools: tuple[dict, ...] | None) -> RenderCall:
+    """How a request's conversation is rendered (transformers' ``apply_chat_template`` arguments)."""
+    return RenderCall(
         add_generation_prompt=request.add_generation_prompt and not request.continue_final,
         continue_final_message=request.continue_final,
         system_strategy=request.system_strategy,
         tools=list(tools) if tools is not None else None,
         template_kwargs=kwargs,
         now=request.now,
-        warnings=notes,
     )
 
 
@@ -486,16 +478,8 @@ def mlx_lm_variant(
     if MLX_LM_THINKING_KWARG not in choice.reads():
         return None, None
     kwargs[MLX_LM_THINKING_KWARG] = has_thinking
-    other = choice.render(
-        validate_messages(list(request.messages)),
-        add_generation_prompt=request.add_generation_prompt and not request.continue_final,
-        continue_final_message=request.continue_final,
-        system_strategy=request.system_strategy,
-        tools=list(request.tools) if request.tools is not None else None,
-        template_kwargs=kwargs,
-        now=request.now,
-        with_segments=False,
-    ).text
+    call = render_call(request, kwargs, request.tools)
+    other = choice.render(validate_messages(list(request.messages)), call, with_segments=False).text
     if other == prompt:
         return None, None
     vocabulary = "has thinking tokens" if has_thinking else "has no thinking tokens"

@@ -232,3 +232,14 @@ def ask(engine, loaded, messages=None, *, cache=None, cancel=None, template="aut
     )
     prepared = engine.prepare(loaded, request)
     return engine.generate(prepared, cache=cache, cancel=cancel), prepared
+
+
+def reply_of(prepared, *pieces):
+    """The finished ReplyState of a scripted reply streamed in ``pieces`` (Engine.reply's loop, no model)."""
+    from playground.events import GenerationEvent
+    from playground.reply import run_reply
+
+    events = [GenerationEvent(p, None, prepared.prompt_tokens, i + 1, 0.0, 0.0, 0.0, 0.0) for i, p in enumerate(pieces)]
+    events.append(GenerationEvent("", None, prepared.prompt_tokens, len(pieces), 0.0, 0.0, 0.0, 0.0, finish_reason="stop"))
+    *_, state = run_reply(prepared, iter(events))
+    return state

@@ -79,16 +79,6 @@ class BracketScanner:
         return None
 
 
-def json_end(text: str, start: int) -> int | None:
-    """Index just past the JSON object or array that opens at text[start], or None if it is not finished yet."""
-    return BracketScanner().end(text, start)
-
-
-def python_call_end(text: str, start: int) -> int | None:
-    """Index just past the bracketed group opening at text[start] (Python quoting), or None."""
-    return BracketScanner(python=True).end(text, start)
-
-
 def loads_object(text: str) -> tuple[dict | None, str | None]:
     """(the JSON object, None) or (None, why it is not one)."""
     try:

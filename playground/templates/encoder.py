@@ -13,14 +13,20 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
 from ..errors import TemplateError, TemplateRaisedError
 from ..families import ENCODER_PACKAGE
 from ..messages import Message, ignored_roles, validate_messages
-from .render import RenderedPrompt, _segments_by_search, check_template_kwargs, preprocess_messages
+from .render import (
+    RenderCall,
+    RenderedPrompt,
+    TemplateFacts,
+    _segments_by_search,
+    check_template_kwargs,
+    preprocess_messages,
+    rendered_prompt,
+)
 
 #: Keywords mlx-lm's apply_chat_template handles itself (not the encoder's own parameters).
 _WRAPPER_KEYWORDS = frozenset({"enable_thinking"})
@@ -59,20 +65,11 @@ def encoder_keywords(name: str) -> frozenset[str]:
 def render_encoder(
     name: str,
     messages: list[Message],
+    call: RenderCall = RenderCall(),
     *,
-    source: str = "preset",
-    family: str | None = None,
-    template_name: str = "",
-    add_generation_prompt: bool = True,
-    continue_final_message: bool = False,
-    bos_token: str = "",
-    eos_token: str = "",
-    tools: list[dict] | None = None,
-    template_kwargs: dict[str, Any] | None = None,
+    facts: TemplateFacts = TemplateFacts(source="preset"),
     with_segments: bool = True,
     warnings: Iterable[str] = (),
-    now: datetime | None = None,
-    **_: Any,
 ) -> RenderedPrompt:
     """Render ``messages`` with mlx-lm's encoder ``name`` (the :func:`playground.templates.render` interface; the
     encoder writes its own BOS and has a system role, so the token and system-strategy arguments do not apply).
@@ -82,20 +79,20 @@ def render_encoder(
     """
     encoder = load_encoder(name)
     messages = preprocess_messages(validate_messages(messages))
-    kwargs = check_template_kwargs(template_kwargs)
+    kwargs = check_template_kwargs(call.template_kwargs)
     unknown = sorted(set(kwargs) - encoder_keywords(name))
     if unknown:
         raise TemplateError(
             f"the {name} encoder takes no keyword {', '.join(map(repr, unknown))}",
             hint=f"it reads: {', '.join(sorted(encoder_keywords(name)))}",
         )
-    if tools:
-        kwargs["tools"] = tools
+    if call.tools:
+        kwargs["tools"] = call.tools
     try:
         text = encoder(
             messages,
-            add_generation_prompt=add_generation_prompt,
-            continue_final_message=continue_final_message,
+            add_generation_prompt=call.add_generation_prompt,
+            continue_final_message=call.continue_final_message,
             **kwargs,
         )
     except (AssertionError, NotImplementedError, ValueError, KeyError, TypeError) as exc:
@@ -105,15 +102,5 @@ def render_encoder(
             "in thinking mode replies after the last user message need reasoning_content)",
         ) from None
     notes = [*warnings, *ignored_roles(messages, text)]
-    return RenderedPrompt(
-        text=text,
-        source=source,
-        family=family,
-        template_name=template_name,
-        warnings=tuple(notes),
-        segments=tuple(_segments_by_search(text, messages)) if with_segments else (),
-        messages=tuple(messages),
-        add_generation_prompt=add_generation_prompt,
-        bos_token=bos_token,
-        eos_token=eos_token,
-    )
+    segments = _segments_by_search(text, messages) if with_segments else ()
+    return rendered_prompt(text, facts, call, messages=messages, warnings=notes, segments=segments)
