@@ -17,6 +17,8 @@ from gradio_client import Client
 from playground.ui.app import ACCEPT, CONVERSATION, LOAD, RERUN, STREAM
 from playground.ui.layout import COLUMNS
 
+pytestmark = pytest.mark.slow
+
 MODEL = str(DEMO_MODEL)
 COMPARE = (
     *(f"compare_{name}_{i}" for i in range(1, COLUMNS + 1) for name in ("prompt", "chat", "stats", "tokens")),

@@ -432,12 +432,24 @@ def test_import_shows_every_role_and_round_trips_through_send_and_export(app):
     assert exported[: len(IMPORTED)] == IMPORTED and [m["role"] for m in exported[-2:]] == ["user", "assistant"]
 
 
+def test_import_passes_any_role_and_the_prompt_panel_warns_when_the_template_ignores_it(app):
+    r = req()
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+                {"role": "developer", "content": "Answer in uppercase."}]
+    out = app.chat.import_conversation(json.dumps(messages), r)
+    assert out["chat_error"] == "" and (out["chat"][-1].get("metadata") or {}).get("title") == "role: developer"
+    shown = app.chat.preview(r, **values("What is my name?", template="chatml"))["prompt"]
+    assert "developer" in shown and "Answer in uppercase." in shown  # ChatML writes any role
+    shown = app.chat.preview(r, **values("What is my name?", template="qwen3"))["prompt"]
+    assert "message 3 has role &#x27;developer&#x27;, which this template ignores" in shown
+
+
 def test_a_bad_import_is_refused_inline_and_keeps_the_conversation(app):
     r = req()
     send(app, r, "Hello!")
     before = list(conversation(app, r))
-    out = app.chat.import_conversation('[{"role": "robot", "content": "x"}]', r, **values())
-    assert set(out) == {"chat_error"} and "unknown role &#x27;robot&#x27;" in out["chat_error"]
+    out = app.chat.import_conversation('[{"role": 7, "content": "x"}]', r, **values())
+    assert set(out) == {"chat_error"} and "role must be non-empty text" in out["chat_error"]
     assert conversation(app, r) == before
 
 
@@ -660,3 +672,18 @@ def test_streamed_updates_carry_values_only(app):
         assert all(set(update) == set(streaming[0]) for update in streaming) and len(streaming[0]) >= 4, name
     assert set(chat_updates[0]) == set(STREAM)
     assert "pg-token-view" in chat_updates[-1]["tokens"] and "appear when the reply ends" in chat_updates[0]["tokens"]
+
+
+@pytest.mark.parametrize(("template", "arguments"), [("glm4.5", '{"city": "Paris"}'), ("deepseek-r1", {"city": "Paris"})])
+def test_imported_tool_calls_are_shaped_for_the_chosen_template(app, template, arguments):
+    """OpenAI-style string arguments for GLM (which needs an object), an object for DeepSeek R1 (a string)."""
+    r = req()
+    messages = [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18"}]
+    assert app.chat.import_conversation(json.dumps(messages), r)["chat_error"] == ""
+    shown = app.chat.preview(r, **values("And tomorrow?", template=template))["prompt"]
+    assert 'role="alert"' not in shown and "Paris" in shown
+    exported = json.loads(app.chat.export_conversation(r)["conversation_json"])
+    assert exported == messages  # the export keeps what was imported

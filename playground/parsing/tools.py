@@ -27,6 +27,9 @@ Formats (`TOOL_CALL_FORMATS`), with what the model writes:
   that is not a call starts with the newline that ends the empty metadata; that newline is dropped.
 - ``kimi``: ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}
   <|tool_call_end|>...<|tool_calls_section_end|>``; the id is ``functions.NAME:0`` (what the template writes back).
+- ``dsml``: DeepSeek V3.2: ``<｜DSML｜function_calls>\\n<｜DSML｜invoke name="NAME">\\n<｜DSML｜parameter name="K"
+  string="true|false">V</｜DSML｜parameter>...</｜DSML｜invoke>...</｜DSML｜function_calls>``; values are decoded by
+  mlx-lm's ``decode_dsml_to_arguments`` (``string="false"`` values are JSON).
 - ``granite``: Granite 3.x: ``<|tool_call|>[{"name": ..., "arguments": {...}}, ...]``.
 - ``phi4-mini``: ``<|tool_call|>[{"name": ..., "arguments": {...}}]<|/tool_call|>`` (closing tag optional), and the
   ``functools[{...}]`` form Phi-4-mini also writes.
@@ -77,6 +80,7 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "glm4.5",
     "glm4",
     "kimi",
+    "dsml",
     "granite",
     "phi4-mini",
     "qwen3-coder",
@@ -445,22 +449,7 @@ class Llama3Stage(ToolStage):
 
     def _markup(self, final: bool) -> bool:
         if self.phase == "after":
-            i = _skip_ws(self.buf)
-            skipped = self._skip_python_end(i, final)
-            if skipped is None:
-                return False
-            if skipped:
-                return True
-            if i == len(self.buf):
-                if not final:
-                    return False
-                self.buf = ""
-            elif self.buf[i] == ";":
-                self.buf = self.buf[i + 1:]
-                self.phase = "item"
-                return True
-            self._leave_markup()
-            return True
+            return self._after_call(final)
         prefix = self.opener
         i = _skip_ws(self.buf, len(prefix))
         if i == len(self.buf):
@@ -477,26 +466,49 @@ class Llama3Stage(ToolStage):
             if skipped:
                 return True
         if self.buf[i] == "{":
-            found = self._json_object_end(i, final)
-            if found is None:
-                return False
-            end, unclosed = found
-            text, raw = self.buf[i:end], self.buf[:end]
-            if not self.tagged and not unclosed and not _looks_like_call(text):
-                self.buf = self.buf[end:]  # a JSON answer, not a call
-                self._leave_markup()
-                self._content(text)
-                return True
-            name, arguments, call_id, error = call_from_json(text)
-            self.buf = self.buf[end:]
-            self.opener = ""
-            self.phase = "after"
-            self._call(name, arguments, raw, call_id, error, unclosed)
-            return True
+            return self._json_call(i, final)
         if not self.tagged:  # after ";": not another call
             self._leave_markup()
             return True
         return self._python_tag_code(i, final)
+
+    def _after_call(self, final: bool) -> bool:
+        """After a call: a ``;`` and another call, a ``<|python_end|>``, or the end of the markup."""
+        i = _skip_ws(self.buf)
+        skipped = self._skip_python_end(i, final)
+        if skipped is None:
+            return False
+        if skipped:
+            return True
+        if i == len(self.buf):
+            if not final:
+                return False
+            self.buf = ""
+        elif self.buf[i] == ";":
+            self.buf = self.buf[i + 1:]
+            self.phase = "item"
+            return True
+        self._leave_markup()
+        return True
+
+    def _json_call(self, i: int, final: bool) -> bool:
+        """A JSON object at buf[i]: a call, or (untagged, not shaped like a call) answer text."""
+        found = self._json_object_end(i, final)
+        if found is None:
+            return False
+        end, unclosed = found
+        text, raw = self.buf[i:end], self.buf[:end]
+        if not self.tagged and not unclosed and not _looks_like_call(text):
+            self.buf = self.buf[end:]  # a JSON answer, not a call
+            self._leave_markup()
+            self._content(text)
+            return True
+        name, arguments, call_id, error = call_from_json(text)
+        self.buf = self.buf[end:]
+        self.opener = ""
+        self.phase = "after"
+        self._call(name, arguments, raw, call_id, error, unclosed)
+        return True
 
     def _python_tag_code(self, i: int, final: bool) -> bool:
         rest = self.buf[i:]
@@ -682,6 +694,22 @@ def _kimi_body(body: str) -> tuple[str, dict | str, str | None, str | None]:
     return name, arguments, call_id or None, error
 
 
+_DSML = "｜DSML｜"
+_DSML_PARAMETER = re.compile(rf'<{_DSML}parameter name="(.*?)" string="(true|false)">(.*?)</{_DSML}parameter>', re.S)
+
+
+def _dsml_body(body: str) -> tuple[str, dict | str, str | None, str | None]:
+    """``NAME">`` then parameters, decoded as mlx-lm's DeepSeek V3.2 encoder decodes them."""
+    from mlx_lm.chat_templates.deepseek_v32 import decode_dsml_to_arguments
+
+    name, sep, rest = body.partition('">')
+    if not sep:
+        return body.strip(), "", None, 'has no closing "> after its name'
+    values = {key: (value, string) for key, string, value in _DSML_PARAMETER.findall(rest)}
+    arguments, error = arguments_from_json(decode_dsml_to_arguments(name, values)["arguments"])
+    return name.strip(), arguments, None, error
+
+
 class SectionStage(ToolStage):
     """A section of calls: SECTION_BEGIN (CALL_BEGIN body CALL_END)* SECTION_END; each call is emitted when done."""
 
@@ -838,47 +866,3 @@ class PythonicStage(ToolStage):
             for name, arguments, source in calls:
                 self._call(name, arguments, raw if len(calls) == 1 else source)
         return True
-
-
-def make_tool_stage(tool_calls: str, tools: list[dict] | tuple[dict, ...] | None = None) -> NoToolStage | ToolStage:
-    """The streaming stage for a tool-call format; `tools` (the declared function schemas) are used by the formats
-    whose parser types argument values by them (mlx-lm's)."""
-    check_tool_call_format(tool_calls)
-    from .family_tools import FAMILY_TOOL_FORMATS, make_family_stage
-    from .mlx_lm_tools import MLX_LM_TOOL_FORMATS, make_mlx_lm_stage  # imports mlx-lm only when such a format is used
-
-    if tool_calls in MLX_LM_TOOL_FORMATS:
-        return make_mlx_lm_stage(tool_calls, tools)
-    if tool_calls in FAMILY_TOOL_FORMATS:
-        return make_family_stage(tool_calls)
-    if tool_calls == "none":
-        return NoToolStage()
-    if tool_calls == "hermes":
-        return TaggedStage("json")
-    if tool_calls == "qwen3-coder":
-        return TaggedStage("coder")
-    if tool_calls == "glm4.5":
-        return TaggedStage("glm")
-    if tool_calls == "llama3":
-        return Llama3Stage()
-    if tool_calls == "glm4":
-        return Glm4Stage()
-    if tool_calls == "mistral":
-        return MistralStage()
-    if tool_calls in ("deepseek", "deepseek-v3.1"):
-        return SectionStage(
-            "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
-            _deepseek_body,
-        )
-    if tool_calls == "kimi":
-        return SectionStage(
-            "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>", "<|tool_call_end|>",
-            _kimi_body,
-        )
-    if tool_calls == "granite":
-        return ListStage(("<|tool_call|>",))
-    if tool_calls == "phi4-mini":
-        return ListStage(("<|tool_call|>", "functools["), "<|/tool_call|>")
-    if tool_calls == "pythonic":
-        return PythonicStage()
-    raise ValueError("the harmony format is parsed by playground.parsing.harmony.HarmonyParser")

@@ -8,18 +8,19 @@
 - :mod:`.lint`: :func:`lint_template` for the Template lab.
 """
 
-from .choice import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
+from .choice import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template, render_family
 from .lint import LintReport, lint_template
 from .render import (
     DEFAULT_SYSTEM_STRATEGY,
     MAX_TEMPLATE_CHARS,
     SYSTEM_STRATEGIES,
+    RenderCall,
     RenderedPrompt,
     Segment,
+    TemplateFacts,
     check_template_kwargs,
     compile_template,
     render,
-    render_family,
     template_variables,
 )
 
@@ -30,9 +31,11 @@ __all__ = [
     "MODEL_CHOICE",
     "SYSTEM_STRATEGIES",
     "LintReport",
+    "RenderCall",
     "RenderedPrompt",
     "Segment",
     "TemplateChoice",
+    "TemplateFacts",
     "check_template_kwargs",
     "choose_template",
     "compile_template",

@@ -22,6 +22,7 @@ from ..options import Option, options
 from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 from . import views
 from .core import AUTO, Core
+from .slider import SettingSlider
 
 EFFORT_DEFAULT = "(the template's default)"
 SAVED_KEY = "mlx-playground-saved-settings"
@@ -29,20 +30,6 @@ SAVED_KEY = "mlx-playground-saved-settings"
 COMPARE_START = {"temperature": 0.0, "repetition_penalty": 1.0}
 COMPARE_TEMPLATES = (AUTO, "llama2", "generic")
 COLUMNS = len(COMPARE_TEMPLATES)
-
-
-def _checked_by_the_handlers(payload: Any) -> Any:
-    return payload
-
-
-def setting_slider(**kwargs: Any) -> gr.Slider:
-    """A generation setting's slider. Its value reaches the handlers as it is: the options table checks it, so an
-    out-of-range value from the HTTP API is refused inline with the option's own message (naming the setting and
-    its range) instead of Gradio's pop-up, and None or "" means the model's default. (The page cannot send one:
-    the slider keeps its number box in range.)"""
-    slider = gr.Slider(**kwargs)
-    slider.preprocess = _checked_by_the_handlers  # this component's own step, not Gradio's Slider class
-    return slider
 
 
 class Page:
@@ -64,9 +51,9 @@ class Page:
         return {name: self.components[name] for name in names}
 
 
-def _slider(option: Option, elem_id: str, value: Any = None, **kwargs: Any) -> gr.Slider:
+def _slider(option: Option, elem_id: str, value: Any = None, **kwargs: Any) -> SettingSlider:
     low, high, step = option.slider
-    return setting_slider(
+    return SettingSlider(
         minimum=low,
         maximum=high,
         step=step,
