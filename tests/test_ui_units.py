@@ -359,7 +359,7 @@ def test_the_connection_report_names_the_server_and_how_it_is_used():
     shown = views.connection_html(report)
     assert "Connected to mlx_lm.server at http://h:8080/v1 in 3.5 ms." in shown
     assert "<b>models it lists</b>: /m" in shown and "the server uses the model it was started with" in shown
-    assert "<li>bos: leading BOS stripped</li>" in shown and "⚠ a note &lt;b&gt;" in shown
+    assert "<li>BOS token: leading BOS stripped</li>" in shown and "⚠ a note &lt;b&gt;" in shown
     assert "reachable" not in shown and "details" not in shown
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from ..events import GenerationEvent, TokenAlternative, TokenInfo
 from ..prepare import PreparedChat
 
-#: ``stop_token`` of a reply the server ended without saying on which token or string.
-SERVER_STOP = "stopped by the server"
+#: The note of a reply the server stopped without saying on which token or string (its ``stop_token`` is None:
+#: a stop token is a token or nothing, never an explanation).
+SERVER_STOP = "the server stopped the reply without saying on which token or string"
 
 
 # ---------------------------------------------------------------------------------------------- the prompt
@@ -331,9 +332,21 @@ class ReplyAssembler:
             count = self.count
         return count + (1 if stopped else 0)
 
+    def flush(self) -> GenerationEvent | None:
+        """The text held back (it might have begun a stop string) as an event, when the stream fails: it came,
+        so it belongs to the partial reply."""
+        tail = self.text[self.emitted :]
+        if not tail:
+            return None
+        self.emitted = len(self.text)
+        return self._event(tail)
+
     def final(self, finish: str, stop_token: str | None, *, infos: tuple[TokenInfo, ...] = ()) -> GenerationEvent:
-        """The last event: the text still held back, counts, speeds and every warning."""
+        """The last event: the text still held back, counts, speeds and every warning. A reply the server stopped
+        without naming the token (``stop_token`` None) says so in a note."""
         self.infos.extend(infos)
+        if finish == "stop" and stop_token is None:
+            self.note(SERVER_STOP)
         tail = self.text[self.emitted :]
         self.emitted = len(self.text)
         if finish == "cancelled":

@@ -24,7 +24,6 @@ from ..options import server_fields
 from ..prepare import PreparedChat
 from ._http import HttpClient, check_base_url, iter_ndjson
 from ._remote import (
-    SERVER_STOP,
     PromptPlan,
     ReplyAssembler,
     TokenNamer,
@@ -267,6 +266,9 @@ class OllamaBackend:
             yield assembler.final("stop", assembler.hit)
             return
         if final is None:
+            held = assembler.flush()  # the text held back came: it belongs to the partial reply
+            if held is not None:
+                yield held
             raise BackendError(
                 "the Ollama server ended the stream before the reply was complete",
                 hint="the server may have failed part-way; check its log",
@@ -278,7 +280,7 @@ class OllamaBackend:
             assembler.note(f"Ollama ended the reply with done_reason {reason!r}")
         if prepared.request.logprobs and not assembler.infos:
             assembler.note("Ollama sent no token probabilities (it needs version 0.12 or newer)")
-        yield assembler.final(finish, SERVER_STOP if finish == "stop" else None)
+        yield assembler.final(finish, None)  # Ollama does not say which token it stopped on
 
     @staticmethod
     def _read_stats(final: dict, prepared: PreparedChat, assembler: ReplyAssembler) -> None:

@@ -42,7 +42,6 @@ from ..options import server_fields
 from ..prepare import PreparedChat
 from ._http import KEEPALIVE, HttpClient, check_base_url, iter_sse
 from ._remote import (
-    SERVER_STOP,
     PromptPlan,
     ReplyAssembler,
     TokenNamer,
@@ -367,42 +366,41 @@ class OpenAIBackend:
         finish: str | None = None
         stop_token: str | None = None
         done = False
-        with self.http.stream(url, body, explain=explain) as response:
-            for item in iter_sse(self.http.lines(response)):
-                if cancel is not None and cancel.is_set():
-                    yield assembler.final("cancelled", None)
-                    return
-                if item is KEEPALIVE:
-                    continue
-                if item.strip() == "[DONE]":
-                    done = True
-                    break
-                data = _load_chunk(item)
-                _read_usage(data, assembler)
-                choices = data.get("choices") or []
-                if not choices:
-                    continue
-                choice = choices[0] if isinstance(choices[0], dict) else {}
-                infos = self._chunk_infos(kind, choice, data, namer) if prepared.request.logprobs else ()
-                event = assembler.add(str(choice.get("text") or ""), infos=infos)
-                if event is not None:
-                    yield event
-                if assembler.hit is not None:
-                    break  # a stop string the server did not stop on: closing the stream stops it
-                if choice.get("finish_reason"):
-                    finish = finish_reason(choice["finish_reason"])
-                    stop_token = self._stop_token(choice, data, namer)
-        if assembler.hit is not None:
-            yield assembler.final("stop", assembler.hit)
-            return
-        if finish is None:
-            if done:
-                finish, stop_token = "stop", SERVER_STOP
-            else:
-                raise BackendError(
-                    "the server ended the stream before the reply was complete",
-                    hint="the server may have failed part-way; check its log",
-                )
+        try:
+            with self.http.stream(url, body, explain=explain) as response:
+                for item in iter_sse(self.http.lines(response)):
+                    if cancel is not None and cancel.is_set():
+                        yield assembler.final("cancelled", None)
+                        return
+                    if item is KEEPALIVE:
+                        continue
+                    if item.strip() == "[DONE]":
+                        done = True
+                        break
+                    data = _load_chunk(item)
+                    _read_usage(data, assembler)
+                    choices = data.get("choices") or []
+                    if not choices:
+                        continue
+                    choice = choices[0] if isinstance(choices[0], dict) else {}
+                    infos = self._chunk_infos(kind, choice, data, namer) if prepared.request.logprobs else ()
+                    event = assembler.add(str(choice.get("text") or ""), infos=infos)
+                    if event is not None:
+                        yield event
+                    if assembler.hit is not None:
+                        break  # a stop string the server did not stop on: closing the stream stops it
+                    if choice.get("finish_reason"):
+                        finish = finish_reason(choice["finish_reason"])
+                        stop_token = self._stop_token(choice, data, namer)
+            if assembler.hit is not None:
+                yield assembler.final("stop", assembler.hit)
+                return
+        except BackendError:  # the connection failed part-way: what came is kept
+            yield from _held(assembler)
+            raise
+        if finish is None:  # [DONE] without a finish reason: stopped; no [DONE]: cut off
+            yield from _complete(assembler, done)
+            finish = "stop"
         self._after_reply(kind, prepared, assembler)
         if prepared.request.logprobs and not assembler.infos and kind != MLX_LM:
             assembler.note("the server sent no token probabilities")
@@ -437,7 +435,7 @@ class OpenAIBackend:
             return
         finish = finish_reason(choice.get("finish_reason"))
         self._after_reply(MLX_LM, prepared, assembler)
-        yield assembler.final(finish, SERVER_STOP if finish == "stop" else None)
+        yield assembler.final(finish, None)
 
     def _after_reply(self, kind: str, prepared: PreparedChat, assembler: ReplyAssembler) -> None:
         """Notice text the server generated but did not return (mlx_lm.server's think/tool stripping)."""
@@ -450,7 +448,7 @@ class OpenAIBackend:
                 f"about {returned}: it removed part of the reply (text between think tags, tool-call markup)"
             )
 
-    def _stop_token(self, choice: dict, data: dict, namer: TokenNamer) -> str:
+    def _stop_token(self, choice: dict, data: dict, namer: TokenNamer) -> str | None:
         reason = choice.get("stop_reason")  # vLLM: the stop string or token id; None for the model's EOS
         if isinstance(reason, str) and reason:
             return reason
@@ -461,7 +459,7 @@ class OpenAIBackend:
             word = holder.get("stopping_word") if isinstance(holder, dict) else None
             if isinstance(word, str) and word:
                 return word
-        return SERVER_STOP
+        return None  # the final event says the server did not name it
 
     def _chunk_infos(self, kind: str, choice: dict, data: dict, namer: TokenNamer) -> tuple[TokenInfo, ...]:
         if kind == MLX_LM:  # streamed replies carry none; whole replies are handled by mlx_token_infos
@@ -556,6 +554,24 @@ def mlx_reply_notes(prepared: PreparedChat) -> list[str]:
             "will be missing from the reply"
         )
     return notes
+
+
+def _held(assembler: ReplyAssembler) -> Iterator[GenerationEvent]:
+    """The text the assembler held back, before the stream's failure is raised."""
+    event = assembler.flush()
+    if event is not None:
+        yield event
+
+
+def _complete(assembler: ReplyAssembler, done: bool) -> Iterator[GenerationEvent]:
+    """A stream that ended without a finish reason: complete if the server said [DONE], else cut off (the text
+    held back is kept, then the failure is raised)."""
+    if not done:
+        yield from _held(assembler)
+        raise BackendError(
+            "the server ended the stream before the reply was complete",
+            hint="the server may have failed part-way; check its log",
+        )
 
 
 def _load_chunk(item: str) -> dict:

@@ -196,11 +196,29 @@ _REPORT_LABELS = {
 }
 
 
+#: What each of a backend's capabilities means, in words (Test connection).
+_CAPABILITIES = {
+    "capabilities": "how the playground uses it",
+    "endpoint": "endpoint",
+    "bos": "BOS token",
+    "stop": "stop tokens",
+    "logprobs": "token probabilities",
+    "stop_token": "says which token a reply stopped on",
+    "reused_tokens": "reports the prompt tokens it reused",
+    "removes_thinking": "removes thinking text from replies",
+}
+
+
 def _report_value(value: Any) -> str:
     if value is None:
         return "(not reported)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict):
-        return "".join(f"<li>{esc(k)}: {_report_value(v)}</li>" for k, v in value.items()).join(("<ul>", "</ul>"))
+        rows = (
+            f"<li>{esc(_CAPABILITIES.get(k, k.replace('_', ' ')))}: {_report_value(v)}</li>" for k, v in value.items()
+        )
+        return "".join(rows).join(("<ul>", "</ul>"))
     if isinstance(value, (list, tuple)):
         return esc(", ".join(str(v) for v in value)) if value else "(none)"
     return esc(value)
@@ -221,7 +239,7 @@ def connection_html(report: dict[str, Any]) -> str:
     if report.get("backend") != "local" and report.get("model", "") is None:
         report = {**report, "model": "(none: the server uses the model it was started with)"}
     rows = "".join(
-        f"<li><b>{esc(_REPORT_LABELS.get(k, k.replace('_', ' ')))}</b>: {_report_value(v)}</li>"
+        f"<li><b>{esc(_REPORT_LABELS.get(k, _CAPABILITIES.get(k, k.replace('_', ' '))))}</b>: {_report_value(v)}</li>"
         for k, v in report.items()
         if k not in skip and v not in ({}, "")
     )
