@@ -102,6 +102,11 @@ class Detection:
 # ---------------------------------------------------------------------------------------------- reading
 
 
+#: How the detection's note about a model without a template begins: it applies only when the template is the
+#: one detection picked (a request naming a template says which it uses instead).
+NO_TEMPLATE = "the model has no chat template: using the"
+
+
 def read_json(path: Path) -> dict:
     """A JSON object file (``{}`` when absent); DetectionError naming the file when it is broken."""
     if not path.is_file():
@@ -352,7 +357,7 @@ def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None)
     else:
         reason = verdict.sentence()
         source = "generic" if family.name == "generic" else "preset"
-        warnings.append(f"the model has no chat template: using the {family.name} preset instead")
+        warnings.append(f"{NO_TEMPLATE} {family.name} preset instead")
     eos_tokens, eos_ids = _eos_list(meta, family, warnings)
     if meta.path is not None:
         warnings.extend(f"not loadable yet: {gap}" for gap in loading_gaps(meta.path))

@@ -71,11 +71,17 @@ def resolve_model(model: str | Path, *, allow_download: bool = True, weights: bo
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    if _offline() or not allow_download:
+    if _offline():
         raise ModelLoadError(
             f"{text} is not in the local Hugging Face cache and downloads are off (HF_HUB_OFFLINE is set)",
             hint=f"with network access, unset HF_HUB_OFFLINE; or download it elsewhere (hf download {text}) "
             "and pass its folder",
+        )
+    if not allow_download:
+        raise ModelLoadError(
+            f"{text} is not in the local Hugging Face cache, and this command reads only local models",
+            hint=f"download it first (hf download {text}, or run mlx-playground generate --model {text} once) "
+            "or pass a model folder",
         )
     try:
         patterns = _DOWNLOAD_PATTERNS if weights else [p for p in _DOWNLOAD_PATTERNS if p != "*.safetensors"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .detect import NO_TEMPLATE
 from .errors import MessagesError, SettingsError, TemplateError
 from .families import Family, get_family, registry
 from .loaded import EosSet, LoadedModel
@@ -125,6 +126,20 @@ class PreparedChat:
     def json_tool_arguments(self) -> bool:
         """Whether this template wants tool-call arguments as a JSON string (its preset's ``tool_arguments``)."""
         return self.family is not None and self.family.tool_arguments == "string"
+
+    @property
+    def preset(self) -> str | None:
+        """The preset whose template renders this request (None: the model's own, a custom one, raw text)."""
+        if self.raw or self.rendered.source not in ("preset", "generic") or self.family is None:
+            return None
+        return self.family.name
+
+    def notes(self) -> tuple[str, ...]:
+        """Every note about this request: the model's (detection, loading) that still apply, then its own. The
+        detection's "no chat template: using the X preset" applies only to the template detection picked (then
+        it is among the request's own notes); a template the request names says which it uses instead."""
+        detection = [w for w in self.loaded.detection.warnings if not w.startswith(NO_TEMPLATE)]
+        return tuple(dict.fromkeys([*detection, *self.loaded.notes, *self.warnings]))
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description (``--json`` output, the UI's status line)."""

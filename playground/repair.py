@@ -34,6 +34,7 @@ class RepairReport:
     eos_ids: list[int] = field(default_factory=list)
     dry_run: bool = False
     verified_prompt: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -44,6 +45,7 @@ class RepairReport:
             "eos_token_ids": self.eos_ids,
             "dry_run": self.dry_run,
             "verified_prompt": self.verified_prompt,
+            "warnings": self.warnings,
         }
 
 
@@ -127,6 +129,22 @@ def eos_plan(meta: ModelMetadata, template: str, eos: list[str] | None, keep_eos
     if meta.eos_token in vocab and meta.eos_token not in names:
         names.append(meta.eos_token)
     return list(dict.fromkeys(vocab[t] for t in names))
+
+
+def family_warnings(meta: ModelMetadata, template: str, ids: list[int]) -> list[str]:
+    """A template of another family than the one detected: say so, and which of the detected family's EOS tokens
+    will no longer end a reply."""
+    written = classify_template(template, registry())
+    detected = registry().get(detect_metadata(meta).family)
+    if written is None or written.name == detected.name or detected.name == "generic":
+        return []
+    vocab = meta.token_ids or {}
+    lost = [t for t in detected.eos_tokens if t in vocab and vocab[t] not in ids] if ids else []
+    note = f"detection says this model is {detected.name}, but the template written is {written.name}'s"
+    if lost:
+        keep = " ".join(f"--eos {t}" for t in [*lost, *(t for t in written.eos_tokens if t in vocab)])
+        note += f": {', '.join(lost)} will no longer end replies (to keep stopping on it, pass {keep})"
+    return [note]
 
 
 def plan_changes(folder: Path, template: str, ids: list[int]) -> dict[Path, str]:
@@ -264,7 +282,7 @@ def fix_template(
     ids = eos_plan(meta, template, eos, keep_eos)
     sample, _ = verify_in_memory(folder, template)
     planned = plan_changes(folder, template, ids)
-    report = RepairReport(folder=folder, eos_ids=ids, dry_run=dry_run)
+    report = RepairReport(folder=folder, eos_ids=ids, dry_run=dry_run, warnings=family_warnings(meta, template, ids))
     for name in ("chat_template.jinja", "tokenizer_config.json") + (("generation_config.json",) if ids else ()):
         (report.changed if folder / name in planned else report.unchanged).append(name)
     if dry_run:

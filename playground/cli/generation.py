@@ -43,7 +43,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     engine = Engine(backend=backend_spec(args))
     loaded = engine.load(args.model)
     prepared = engine.prepare(loaded, request)
-    warnings = list(dict.fromkeys([*loaded.detection.warnings, *loaded.notes, *prepared.warnings]))
+    warnings = list(prepared.notes())
     if not args.json:
         warn(warnings)
         for line in prepared.vision.describe() if prepared.vision is not None else ():
@@ -57,6 +57,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         out("\n")
         _report(reply, warnings)
+        if args.logprobs:
+            _print_tokens(reply.tokens)
     if reply.error is not None:
         raise reply.error
     return 0
@@ -73,7 +75,8 @@ def _generate_json(args: argparse.Namespace, prepared, reply, warnings: list[str
         "template_source": "raw" if prepared.raw else prepared.rendered.source,
         "template": None if prepared.raw else prepared.rendered.template_name,
         "family": loaded.detection.family,
-        "preset": loaded.detection.preset,
+        "preset": prepared.preset,  # the preset used (None: the model's own template, a custom one, raw text)
+        "detected_preset": loaded.detection.preset,
         "eos_tokens": list(prepared.eos.tokens),
         "bos_added": prepared.bos_added,
         "settings": prepared.settings.to_dict(),
@@ -108,6 +111,22 @@ def _report(reply, warnings: list[str]) -> None:
         f"{final.generation_tps:.1f} tok/s, seed {final.seed}]",
         file=sys.stderr,
     )
+
+
+def _print_tokens(tokens) -> None:
+    """``--logprobs N`` without ``--json``: each token with its probability and the alternatives (stderr)."""
+    import math
+
+    def shown(text: str, logprob: float | None) -> str:
+        p = math.exp(logprob) if logprob is not None and math.isfinite(logprob) else 0.0
+        return f"{text!r} {p:.1%}"
+
+    print("token probabilities (the token chosen, then the most likely alternatives):", file=sys.stderr)
+    for token in tokens:
+        alternatives = ", ".join(shown(a.text, a.logprob) for a in token.top if a.id != token.id)
+        print(f"  {shown(token.text, token.logprob)}" + (f"  | {alternatives}" if alternatives else ""), file=sys.stderr)
+    if not tokens:
+        print("  (none: the backend sent no token probabilities)", file=sys.stderr)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import PlaygroundError
-from .io import out, print_json, read_text_file
+from .io import out, print_json, read_text_file, warn
 
 
 def cmd_fix_template(args: argparse.Namespace) -> int:
@@ -37,6 +37,7 @@ def cmd_fix_template(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
+    warn(report.warnings)
     verb = "would change" if report.dry_run else "changed"
     print(f"{verb}: {', '.join(report.changed) or 'nothing (already fixed)'}")
     if report.backups:

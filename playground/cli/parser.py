@@ -262,9 +262,10 @@ def _fix_template_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--eos",
-        nargs="+",
+        action="append",
         metavar="TOKEN",
-        help="the EOS tokens for generation_config.json (default: the family's EOS tokens in the vocabulary)",
+        help="an EOS token for generation_config.json; repeat for several (default: the family's EOS tokens in "
+        "the vocabulary)",
     )
     p.add_argument("--keep-eos", action="store_true", help="leave generation_config.json's eos_token_id alone")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")

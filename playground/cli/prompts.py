@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from ..errors import PlaygroundError
@@ -120,10 +121,28 @@ def cmd_presets(args: argparse.Namespace) -> int:
         return 0
     width = max(len(f.name) for f in families)
     print(f"{'preset':<{width}}  {'system':<6}  eos tokens / reference")
-    for f in families:
-        system = "yes" if f.system_role else "no"
-        print(f"{f.name:<{width}}  {system:<6}  {', '.join(f.eos_tokens) or '(tokenizer)'}  [{f.reference}]")
+    for group, members in grouped_presets(families):
+        print(f"{group}:")
+        for f in members:
+            system = "yes" if f.system_role else "no"
+            print(f"  {f.name:<{width}}  {system:<6}  {', '.join(f.eos_tokens) or '(tokenizer)'}  [{f.reference}]")
     return 0
+
+
+def _version(name: str) -> tuple[int, ...]:
+    """The version a preset's name carries (``qwen3.5`` -> (3, 5); none: (), the oldest)."""
+    return tuple(int(n) for n in re.findall(r"\d+", name))
+
+
+def grouped_presets(families: list) -> list[tuple[str, list]]:
+    """Presets grouped by family (alphabetically), newest first within a family (by the version in the name)."""
+    groups: dict[str, list] = {}
+    for family in families:
+        groups.setdefault(family.family or family.name, []).append(family)
+    return [
+        (group, sorted(members, key=lambda f: (_version(f.name), f.name), reverse=True))
+        for group, members in sorted(groups.items())
+    ]
 
 
 def presets_markdown(families: list) -> str:

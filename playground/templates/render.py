@@ -186,10 +186,10 @@ def _run(template: jinja2.Template, source: str, variables: dict[str, Any], limi
 
 def _raise_hint(message: str) -> str:
     low = message.lower()
+    if "alternate" in low:  # before "system": Llama 2's and Mistral's message names both
+        return "make user and assistant messages alternate, starting with a user message"
     if "system" in low:
         return "this template has no system role: use --system-strategy merge or drop, or remove the system message"
-    if "alternate" in low:
-        return "make user and assistant messages alternate, starting with a user message"
     return "the template rejected this conversation; check the roles and order of the messages"
 
 

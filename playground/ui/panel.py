@@ -109,8 +109,7 @@ class PanelHandlers:
             lines.append(f"**Reply formats:** reasoning `{prepared.reasoning}`, tool calls `{prepared.tool_calls}`")
         if error is not None:
             lines.append(f"⚠ {_problem(error)}")
-        notes = [*loaded.detection.warnings, *loaded.notes, *prepared.warnings]
-        lines += [f"⚠ {views.md_text(n)}" for n in dict.fromkeys(notes)]
+        lines += [f"⚠ {views.md_text(n)}" for n in prepared.notes()]
         where = "local" if not backend.remote else views.md_text(self.core.scrub(f"{backend.kind} {backend.base_url}"))
         line = f"{head} · {views.md_text(rendered.template_name)} template · stops on {stops} · {where}"
         if error is not None:
