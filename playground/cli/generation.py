@@ -124,7 +124,8 @@ def _print_tokens(tokens) -> None:
     print("token probabilities (the token chosen, then the most likely alternatives):", file=sys.stderr)
     for token in tokens:
         alternatives = ", ".join(shown(a.text, a.logprob) for a in token.top if a.id != token.id)
-        print(f"  {shown(token.text, token.logprob)}" + (f"  | {alternatives}" if alternatives else ""), file=sys.stderr)
+        tail = f"  | {alternatives}" if alternatives else ""
+        print(f"  {shown(token.text, token.logprob)}{tail}", file=sys.stderr)
     if not tokens:
         print("  (none: the backend sent no token probabilities)", file=sys.stderr)
 
