@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 KEY = "sk-browser-never-shown-5d1e"
 HELLO = [{"role": "user", "content": "Hello!"}]
 SECOND = "What is the capital of France?"
-BACKEND = "Generation backend: local, or an inference server"
+BACKEND = "Model details and generation backend"
 
 
 @pytest.fixture(scope="module", params=["single", "ring"])

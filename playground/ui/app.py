@@ -57,6 +57,9 @@ CONVERSATION = ("chat", "chat_error", "prompt", "stats", "tokens", "branch_row",
 #: What Load (and the page's first load) writes.
 LOAD = ("model", "summary", "status", "template", *(o.name for o in options()), "enable_thinking",
         "reasoning_effort", "model_error", "settings_line")  # fmt: skip
+#: Words Gradio's page announces without a translation of its own (its status tracker says "common.complete"
+#: when a step that shows progress ends).
+I18N = gr.I18n(en={"common.complete": "done"})
 #: Tabs that use the settings sidebar (the others get the whole width).
 SIDEBAR_TABS = ("chat", "notebook")
 
@@ -302,6 +305,7 @@ def serve(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         show_error=False,
+        i18n=I18N,
         # No allowed_paths: the page shows only files Gradio made (uploads) and the sessions' checked image
         # copies in the system temp dir (playground.ui.images), never other files of the working directory.
     )

@@ -25,6 +25,14 @@ def _error(exc: PlaygroundError) -> str:
     return views.error_html(message, exc.hint)
 
 
+def _unchanged(source: str, loaded: Any) -> str | None:
+    """What an edited template still is, unchanged: a preset's or the model's own (None: a custom one)."""
+    if source == (loaded.metadata.own_template or None):
+        return "the model's own, unchanged"
+    preset = next((family.name for family in registry() if family.template == source), None)
+    return f"{preset} (the preset, unchanged)" if preset else None
+
+
 class LabHandlers:
     def __init__(self, core: Core):
         self.core = core
@@ -79,8 +87,9 @@ class LabHandlers:
             return {"lab_output": "", "lab_errors": _error(exc), "lab_lint": "", "lab_tokens": ""}
         ids = list(prepared.token_ids)
         pieces = [loaded.tokenizer.decode([i]) for i in ids]
+        name = _unchanged(source, loaded)
         return {
-            "lab_output": views.rendered_html(prepared.rendered, loaded.special_tokens(), len(ids)),
+            "lab_output": views.rendered_html(prepared.rendered, loaded.special_tokens(), len(ids), name=name),
             "lab_errors": '<div class="pg-meta">OK: renders without errors</div>',
             "lab_lint": report.to_markdown(),
             "lab_tokens": views.tokens_html(ids, pieces, loaded.special_ids()),

@@ -103,9 +103,9 @@ def build_header(page: Page, core: Core) -> Header:
         )
         load = gr.Button("Load", variant="secondary", size="sm", elem_id="load-button", scale=0, min_width=70)
         wire_eos = gr.Checkbox(
-            value=True, label="Wire the family's EOS", elem_id="eos-wiring", scale=0, min_width=190, container=False
+            value=True, label="Wire the family's EOS", elem_id="eos-wiring", scale=0, min_width=170, container=False
         )
-        summary = gr.Markdown("_Loading the model…_", elem_id="model-summary", container=False, scale=4)
+        summary = gr.Markdown("_Loading the model…_", elem_id="model-summary", container=False, scale=8)
     model_error = gr.HTML("", elem_id="model-error", padding=False)
     with gr.Accordion("Model details and generation backend", open=False, elem_id="model-details"):
         status = gr.Markdown("_Loading the model…_", elem_id="model-status")
@@ -299,6 +299,7 @@ def build_chat(page: Page) -> ChatTab:
             chat = gr.Chatbot(
                 label="Conversation",
                 elem_id="chat-output",
+                elem_classes=["pg-chat"],
                 height="calc(100vh - 410px)",  # with the header, the box and the buttons: one screen
                 min_height=300,
                 editable="user",
@@ -309,7 +310,16 @@ def build_chat(page: Page) -> ChatTab:
                 buttons["branch_prev"] = gr.Button("◀", size="sm", scale=0, min_width=40, elem_id="branch-prev")
                 branch_label = gr.Markdown("", elem_id="branch-label")
                 buttons["branch_next"] = gr.Button("▶", size="sm", scale=0, min_width=40, elem_id="branch-next")
-            stats = gr.Markdown("", elem_id="reply-stats")
+            with gr.Row(equal_height=True, elem_id="stats-row"):
+                stats = gr.Markdown("", elem_id="reply-stats")
+                verbatim = gr.Checkbox(
+                    value=False,
+                    label="Verbatim replies",
+                    elem_id="reply-verbatim",
+                    container=False,
+                    scale=0,
+                    min_width=150,
+                )
             chat_error = gr.HTML("", elem_id="chat-error", padding=False)
             message = gr.MultimodalTextbox(
                 label="Message",
@@ -323,19 +333,11 @@ def build_chat(page: Page) -> ChatTab:
                 file_count="multiple",
             )
             with gr.Row():
-                buttons["send"] = gr.Button("Send", variant="primary", size="sm", elem_id="send-button")
-                buttons["stop"] = gr.Button("Stop", variant="stop", size="sm", elem_id="stop-button")
-                buttons["regenerate"] = gr.Button("Regenerate", size="sm", elem_id="regenerate-button")
-                buttons["continue"] = gr.Button("Continue", size="sm", elem_id="continue-button")
-                buttons["clear"] = gr.Button("Clear", size="sm", elem_id="clear-button")
-                verbatim = gr.Checkbox(
-                    value=False,
-                    label="Verbatim replies",
-                    info=None,
-                    elem_id="reply-verbatim",
-                    container=False,
-                    min_width=150,
-                )
+                buttons["send"] = gr.Button("Send", variant="primary", size="sm", min_width=70, elem_id="send-button")
+                buttons["stop"] = gr.Button("Stop", variant="stop", size="sm", min_width=70, elem_id="stop-button")
+                buttons["regenerate"] = gr.Button("Regenerate", size="sm", min_width=70, elem_id="regenerate-button")
+                buttons["continue"] = gr.Button("Continue", size="sm", min_width=70, elem_id="continue-button")
+                buttons["clear"] = gr.Button("Clear", size="sm", min_width=70, elem_id="clear-button")
             with gr.Accordion("Token probabilities of the last reply", open=True, elem_classes=["pg-overflow-visible"]):
                 tokens = gr.HTML(views.token_probs_html(()), elem_id="token-probs")
             with gr.Accordion("Conversation JSON (export / import)", open=False):
@@ -408,6 +410,7 @@ def _compare_column(page: Page, index: int, default: str, local: bool) -> dict[s
         gr.Chatbot(
             label=f"Reply {index}",
             elem_id=f"compare-output-{index}",
+            elem_classes=["pg-chat"],
             height=260,
             group_consecutive_messages=False,
             placeholder="The reply: thinking, answer and tool calls, as in the chat.",

@@ -166,13 +166,14 @@ def prompt_html(
     return f'<div class="pg-prompt-view">{head}{meta}{images}{sent}{warnings}{body}</div>'
 
 
-def rendered_html(rendered: RenderedPrompt, special: Iterable[str] = (), token_count: int | None = None) -> str:
-    """A rendered prompt without a model request (the Template lab)."""
+def rendered_html(
+    rendered: RenderedPrompt, special: Iterable[str] = (), token_count: int | None = None, *, name: str | None = None
+) -> str:
+    """A rendered prompt without a model request (the Template lab); ``name``: what the template is, when the
+    rendered prompt cannot tell (an edited template that is still a preset's, unchanged)."""
     count = f"{token_count} tokens · " if token_count is not None else ""
-    meta = (
-        f'<div class="pg-meta">{count}{len(rendered.text)} characters · template: '
-        f"{esc(rendered.template_name or rendered.source)} ({esc(rendered.source)})</div>"
-    )
+    what = name or f"{rendered.template_name or rendered.source} ({rendered.source})"
+    meta = f'<div class="pg-meta">{count}{len(rendered.text)} characters · template: {esc(what)}</div>'
     warnings = "".join(f'<div class="pg-warn">⚠ {esc(w)}</div>' for w in rendered.warnings)
     return meta + warnings + prompt_body(rendered, rendered.text, special)
 
@@ -329,14 +330,22 @@ def eos_chart_svg(tokens: Sequence[TokenInfo], width: int = 600, height: int = 7
     points = " ".join(f"{i * step:.1f},{height - 4 - v * (height - 8):.1f}" for i, v in enumerate(values))
     peak = max(values)
     last = values[-1]
-    return (
-        f'<div class="pg-eos-chart" data-steps="{n}" data-last="{last:.4f}">'
-        f'<div class="pg-meta">P(EOS) at each step: max {peak:.1%}, at the end {last:.1%}</div>'
+    middle = height / 2
+    plot = (
         f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" width="100%" height="{height}" role="img" '
         f'aria-label="probability of the end-of-sequence token at each step">'
         f'<line x1="0" y1="{height - 4}" x2="{width}" y2="{height - 4}" stroke="#94a3b8" stroke-width="1"/>'
+        f'<line x1="0" y1="{middle}" x2="{width}" y2="{middle}" stroke="#e2e8f0" stroke-width="1"/>'
         f'<line x1="0" y1="4" x2="{width}" y2="4" stroke="#cbd5e1" stroke-dasharray="4 4" stroke-width="1"/>'
-        f'<polyline fill="none" stroke="#dc2626" stroke-width="2" points="{points}"/></svg></div>'
+        f'<line x1="0" y1="0" x2="0" y2="{height}" stroke="#94a3b8" stroke-width="2"/>'
+        f'<polyline fill="none" stroke="#dc2626" stroke-width="2" points="{points}"/></svg>'
+    )
+    y_axis = '<div class="pg-eos-y"><span>100%</span><span>50%</span><span>0%</span></div>'
+    x_axis = f'<div class="pg-eos-x"><span>step 1</span><span>generated token (step)</span><span>step {n}</span></div>'
+    return (
+        f'<div class="pg-eos-chart" data-steps="{n}" data-last="{last:.4f}">'
+        f'<div class="pg-meta">P(EOS) at each step: max {peak:.1%}, at the end {last:.1%}</div>'
+        f'<div class="pg-eos-plot">{y_axis}{plot}</div>{x_axis}</div>'
     )
 
 
@@ -561,6 +570,13 @@ CSS = """
 .pg-alt tr.pg-picked { font-weight: 700; }
 .pg-t:hover .pg-alt, .pg-t:focus .pg-alt { display: block; }
 .pg-eos-chart { margin-top: 8px; }
+.pg-eos-plot { display: flex; align-items: stretch; gap: 4px; }
+.pg-eos-plot svg { flex: 1; min-width: 0; }
+.pg-eos-y { display: flex; flex-direction: column; justify-content: space-between; font-size: 10px;
+  color: var(--body-text-color-subdued); text-align: right; min-width: 32px; }
+.pg-eos-x { display: flex; justify-content: space-between; font-size: 10px; color: var(--body-text-color-subdued);
+  margin-left: 36px; }
+.pg-chat .bubble-wrap { border-top: 34px solid transparent; box-sizing: border-box; }
 .pg-img { background: #7c3aed; }
 .pg-img .pg-count { color: #fde68a; font-weight: 600; }
 .pg-backend { border-left: 3px solid #0ea5e9; padding: 2px 8px; margin: 4px 0; }
