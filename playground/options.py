@@ -182,7 +182,7 @@ OPTIONS: list[Option] = [
     Option(
         "max_tokens", int, 1, MAX_MAX_TOKENS, DEFAULT_MAX_TOKENS, "--max-tokens", "Max tokens",
         "The most tokens a reply may have (lowered to fit the model's context).",
-        slider=(1, 4096, 1), server=_servers("max_tokens", ollama="num_predict"),
+        slider=(1, MAX_MAX_TOKENS, 1), server=_servers("max_tokens", ollama="num_predict"),
     ),
 ]  # fmt: skip
 

@@ -28,7 +28,7 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 FINISHED = re.compile(r"^\s*(stop|length|cancelled|error)")
-LONG = "4096"  # max tokens (the slider's top) for replies that are stopped by the test
+LONG = "20000"  # max tokens for replies that are stopped by the test
 SCREENSHOTS = ("chat.png", "compare.png", "token-view.png")
 
 
@@ -61,8 +61,21 @@ def open_page(browser, url, ready="chatml"):
     context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(url)
-    expect(page.locator("#model-status")).to_contain_text(ready, timeout=120_000)
+    expect(header(page)).to_contain_text(ready, timeout=120_000)
     return page
+
+
+def header(page):
+    """The one-line model header (an older page: its status panel)."""
+    return page.locator("#model-summary, #model-status").first
+
+
+def model_status(page):
+    """The model's details (a click away, under the header)."""
+    details = page.locator("#model-details > .label-wrap, #model-details button").first
+    if details.count() and not page.locator("#model-status").is_visible():
+        details.click()
+    return page.locator("#model-status")
 
 
 def close_page(page):
@@ -117,7 +130,8 @@ def load_model(page, path):
     picker.press("Enter")
     page.click("#load-button")
     page.wait_for_function(
-        "(name) => { const text = document.getElementById('model-status').textContent;"
+        "(name) => { const el = document.getElementById('model-summary') || document.getElementById('model-status');"
+        " const text = el.textContent;"
         " return text.includes(name) && !text.includes('picked but not loaded'); }",
         arg=Path(path).name,
         timeout=60_000,
@@ -305,7 +319,7 @@ def stop_tokens_line(page):
 
 
 def test_symptom3_the_model_panel_describes_exactly_what_the_next_request_uses(page):
-    status = page.locator("#model-status")
+    status = model_status(page)
     assert "<|im_end|>" in stop_tokens_line(page)
     page.uncheck("#eos-wiring input")
     page.wait_for_timeout(1500)
@@ -570,7 +584,7 @@ def test_notebook_runs_stops_and_appends(page, toy_qwen3):
 
 def test_qwen3_enable_thinking_changes_the_prompt_and_reasoning_is_shown_collapsed(page, toy_qwen3):
     load_model(page, toy_qwen3)
-    status = page.locator("#model-status")
+    status = model_status(page)
     expect(status).to_contain_text("special tokens <|im_start|>, <|im_end|>, <think>, </think>")
     thinking = page.locator("#enable-thinking")
     expect(thinking).to_be_visible()
@@ -627,7 +641,7 @@ def test_saved_settings_survive_a_page_reload(page):
     page.click("#saved-save")
     expect(page.locator("#saved-message")).to_contain_text('Saved "brief"')
     page.reload()
-    expect(page.locator("#model-status")).to_contain_text("chatml", timeout=60_000)
+    expect(header(page)).to_contain_text("chatml", timeout=60_000)
     open_accordion(page, "Saved settings", "#saved-save")
     page.click("#saved-choice input")
     page.get_by_role("option", name="brief", exact=True).click()

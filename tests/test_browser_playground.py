@@ -22,6 +22,7 @@ from test_browser import (
     fill,
     import_conversation,
     load_model,
+    model_status,
     open_accordion,
     open_page,
     prompt_panel,
@@ -291,7 +292,7 @@ def test_defect13_a_bad_setting_marks_its_box_and_keeps_the_panels(page):
     expect(panel).to_contain_text("seed must be a number")
     expect(panel.locator(".pg-stale")).to_contain_text("Bye")  # the last prompt shown stays, under the error
     expect(page.locator("#seed.pg-invalid")).to_have_count(1)
-    expect(page.locator("#model-status")).to_contain_text("Stops on:")  # the status lines stay
+    expect(model_status(page)).to_contain_text("Stops on:")  # the status lines stay
     expect(page.locator("#model-summary")).to_contain_text("seed must be a number")
     snap(page, "defect13-bad-setting")
     fill(page, "seed", "7")

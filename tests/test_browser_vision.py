@@ -21,6 +21,7 @@ from test_browser import (
     fill,
     import_conversation,
     load_model,
+    model_status,
     open_page,
     prompt_panel,
     rows,
@@ -61,7 +62,7 @@ def image_loaded(locator):
 
 
 def test_attach_an_image_see_its_chip_send_see_the_thumbnail_and_the_streamed_reply(page, toy_vision):
-    status = page.locator("#model-status")
+    status = model_status(page)
     expect(status).to_contain_text("Vision: a vision-language model (qwen2_vl), run with mlx-vlm")
     fill(page, "max-tokens", "1000")  # long enough to arrive in several updates
     page.uncheck("#logprobs-toggle input")

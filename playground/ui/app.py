@@ -61,7 +61,7 @@ LOAD = ("model", "summary", "status", "template", *(o.name for o in options()), 
 #: when a step that shows progress ends).
 I18N = gr.I18n(en={"common.complete": "done"})
 #: Tabs that use the settings sidebar (the others get the whole width).
-SIDEBAR_TABS = ("chat", "notebook")
+SIDEBAR_LABELS = ("Chat", "Notebook (raw text)")
 
 
 class PlaygroundApp:
@@ -102,9 +102,9 @@ class Parts:
     tabs: gr.Tabs
 
 
-def _sidebar_for(event: gr.SelectData) -> Any:
+def _sidebar_for(event: gr.SelectData) -> dict[str, Any]:
     """The settings sidebar shows beside the tabs that use it."""
-    return gr.update(visible=getattr(event, "value", None) in ("Chat", "Notebook (raw text)"))
+    return {"sidebar": gr.update(visible=event.value in SIDEBAR_LABELS)}
 
 
 def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.Blocks:

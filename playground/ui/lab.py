@@ -27,9 +27,10 @@ def _error(exc: PlaygroundError) -> str:
 
 def _unchanged(source: str, loaded: Any) -> str | None:
     """What an edited template still is, unchanged: a preset's or the model's own (None: a custom one)."""
-    if source == (loaded.metadata.own_template or None):
+    source = source.strip()  # the editor may add or drop a final newline
+    if loaded.metadata.own_template and source == loaded.metadata.own_template.strip():
         return "the model's own, unchanged"
-    preset = next((family.name for family in registry() if family.template == source), None)
+    preset = next((family.name for family in registry() if family.template.strip() == source), None)
     return f"{preset} (the preset, unchanged)" if preset else None
 
 

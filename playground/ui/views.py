@@ -589,6 +589,8 @@ CSS = """
 #model-header { align-items: center; gap: 8px; margin-bottom: -8px; }
 #model-error:not(:has(.prose:not(:empty))), #chat-error:not(:has(.prose:not(:empty))) { display: none; }
 #model-summary { font-size: 13px; min-width: 0; }
+#model-header > #eos-wiring { max-width: 200px; }
+#model-header > #model-picker { max-width: 340px; }
 #model-summary p { margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #settings-sidebar .pg-slider { padding: 6px 8px; }
 #settings-sidebar .pg-slider .head { flex-wrap: nowrap; }
