@@ -367,7 +367,7 @@ def test_symptom5_tool_and_mid_conversation_system_messages_are_shown_and_round_
     assert page.input_value("#system-prompt textarea") == "You are a helpful assistant."
     send(page, "What is my name?")
     wait_finished(page)
-    assert page.locator("#chat-error").inner_text() == ""
+    assert page.locator("#chat-error").inner_text().strip() == ""
     page.click("#export-button")
     editor = page.locator("#conversation-json .cm-content")
     expect(editor).to_contain_text("What is my name?")

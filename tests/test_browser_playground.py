@@ -200,7 +200,7 @@ def test_defect2_a_failed_request_puts_the_message_back_and_leaves_no_unanswered
 
 def regenerate(page):
     fill(page, "seed", "1")
-    slide(page, "temperature", "1.5")
+    fill(page, "temperature", "1.5")
     send(page, "Hello!")
     wait_finished(page)
     first = stats(page).inner_text()
