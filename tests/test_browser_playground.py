@@ -301,9 +301,14 @@ def test_defect13_a_bad_setting_marks_its_box_and_keeps_the_panels(page):
 
 
 def test_defect16_the_page_speaks_words_its_chart_has_axes_and_the_lab_names_an_unchanged_preset(page):
+    page.click("#load-button")  # Gradio's status tracker announces the end of a step that shows progress
+    seen = set()
+    for _ in range(40):
+        seen.update(re.findall(r"common\.\w+", page.evaluate("document.body.innerText")))
+        page.wait_for_timeout(100)
+    assert not seen  # no untranslated Gradio key ("common.complete")
     send(page, "Hello")
     wait_finished(page)
-    assert "common." not in page.evaluate("document.body.innerText")  # no untranslated Gradio key
     chart = page.locator("#token-probs .pg-eos-chart")
     expect(chart.locator(".pg-eos-y")).to_contain_text("100%")
     expect(chart.locator(".pg-eos-x")).to_contain_text("step 1")
