@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from .backends.spec import BackendSpec
-from .errors import MessagesError, SettingsError, TemplateError
+from .constraints import Constraint, SteeringPlan, plan_steering
+from .errors import ConstraintError, MessagesError, SettingsError, TemplateError
 from .families import Family, get_family, registry
 from .loaded import EosSet, LoadedModel
 from .messages import Message, validate_messages
@@ -59,6 +60,7 @@ class ChatRequest:
     logprobs: int = 0  # top alternatives per generated token (0: off)
     images: tuple[str, ...] = ()  # image files added to the last user message (see playground.vision.prompt)
     backend: BackendSpec | None = None  # None: the engine's default
+    constraint: Constraint | None = None  # structured output: what the answer must match (playground.constraints)
 
     def replace(self, **changes: Any) -> ChatRequest:
         return dataclasses.replace(self, **changes)
@@ -83,6 +85,7 @@ class PreparedChat:
     tool_calls: str = "none"
     warnings: tuple[str, ...] = ()
     vision: Any = None  # playground.vision.prompt.VisionPrompt when the request has images
+    steering: SteeringPlan | None = None  # the constraint and thinking budget, compiled for this tokenizer
 
     @property
     def raw(self) -> bool:
@@ -143,6 +146,7 @@ class PreparedChat:
             "backend": (self.request.backend or BackendSpec()).describe(),
             "warnings": list(self.warnings),
             **({"images": self.vision.summary()} if self.vision is not None else {}),
+            **({"steering": self.steering.summary()} if self.steering is not None else {}),
         }
 
 
@@ -271,6 +275,22 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
     prompt = _raw_prompt(loaded, request) if request.raw_prompt is not None else _chat_prompt(loaded, request)
     max_tokens, context_notes = _check_context(loaded, len(prompt.ids), settings, sources["max_tokens"] == "you")
     family = prompt.family
+    reasoning = family.reasoning if family is not None else "none"
+    tool_calls = family.tool_calls if family is not None else "none"
+    steering = plan_steering(
+        loaded,
+        request,
+        budget=settings.thinking_budget,
+        prompt=prompt.text,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        eos_ids=eos.ids,
+    )
+    if steering is not None and prompt.vision is not None:
+        raise ConstraintError(
+            "structured output and the thinking budget are not available for requests with images yet",
+            hint="remove the images, or the constraint and thinking budget",
+        )
     return PreparedChat(
         request=request,
         loaded=loaded,
@@ -283,10 +303,11 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         rendered=prompt.rendered,
         template=prompt.template,
         family=family,
-        reasoning=family.reasoning if family is not None else "none",
-        tool_calls=family.tool_calls if family is not None else "none",
-        warnings=tuple([*prompt.notes, *context_notes, *eos.notes]),
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        warnings=tuple([*prompt.notes, *context_notes, *eos.notes, *(steering.notes if steering else ())]),
         vision=prompt.vision,
+        steering=steering,
     )
 
 

@@ -90,6 +90,21 @@ def check_value(name: str, value: Any) -> float | int:
     return value
 
 
+def check_thinking_budget(value: Any) -> int:
+    """A thinking budget: a whole number of tokens in [0, MAX_MAX_TOKENS]."""
+    number = value
+    if isinstance(number, str) and number.strip().isdigit():
+        number = int(number)
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_MAX_TOKENS:
+        raise SettingsError(
+            f"thinking_budget must be an integer in [0, {MAX_MAX_TOKENS}], got {value!r}",
+            hint="give the number of thinking tokens after which the model must answer, or leave it empty",
+        )
+    return number
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """What the user asked for; ``None`` means "use the family default"."""
@@ -105,6 +120,7 @@ class GenerationSettings:
     max_tokens: int | None = None
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    thinking_budget: int | None = None  # thinking tokens before the end-of-thinking marker is forced
 
     def __post_init__(self) -> None:
         for name in _RANGES:
@@ -123,6 +139,8 @@ class GenerationSettings:
                     hint="leave the seed empty for a random one",
                 )
             object.__setattr__(self, "seed", seed)
+        if self.thinking_budget is not None:
+            object.__setattr__(self, "thinking_budget", check_thinking_budget(self.thinking_budget))
         stop = self.stop
         if isinstance(stop, str):
             stop = (stop,)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ...constraints import SteeringProcessor
 from ...errors import GenerationError, PlaygroundError
 from ...events import GenerationEvent, TokenInfo
 from ...prepare import PreparedChat
@@ -284,9 +285,11 @@ class Scheduler:
         ticket.prefill_tokens = len(suffix)
         ticket.admitted = time.perf_counter()
         ticket.detokenizer = detokenizer(prepared)
-        ticket.info = TokenInfoMaker(prepared, self._info_stream()) if prepared.request.logprobs else None
+        ticket.steering = make_steering(prepared)
+        explain = ticket.steering if prepared.request.logprobs else None
+        ticket.info = TokenInfoMaker(prepared, self._info_stream(), explain) if prepared.request.logprobs else None
         ticket.sampler = make_sampler(prepared.settings, ticket.seed)
-        ticket.processors = make_logits_processors(prepared.settings)
+        ticket.processors = make_logits_processors(prepared.settings) + ([ticket.steering] if ticket.steering else [])
         unit.add(ticket, cache, suffix, tokens[:reused])
         ticket.put(ticket.event(status="prefill", token=None))
 
@@ -303,12 +306,21 @@ class Scheduler:
             ticket.cache.give_back(ticket.prepared.loaded.serial, cache, tokens)
 
     def _final(self, ticket: Ticket, finish: str, stop_token: str | None, tokens=()) -> GenerationEvent:
+        warnings = ticket.prepared.warnings
+        steering = ticket.steering.stats() if ticket.steering is not None else None
+        if steering is not None and steering.get("complete") is False:
+            steering["incomplete"] = True
+            warnings += (
+                f"the reply ended ({finish}) before the constraint was complete: the text so far is kept, but it "
+                "does not match the constraint (raise max tokens)",
+            )
         return ticket.event(
             finish_reason=finish,
             stop_token=stop_token,
             status="done",
             tokens=tuple(tokens),
-            warnings=ticket.prepared.warnings,
+            warnings=warnings,
+            steering=steering,
         )
 
     def _step(self) -> None:
@@ -334,6 +346,17 @@ class Scheduler:
 
     def _on_token(self, ticket: Ticket, unit: Any, token, logprobs, finish, cache, all_tokens) -> None:
         if ticket.finished:
+            return
+        if ticket.steering is not None and ticket.steering.error:  # never go on unconstrained
+            if finish is None:
+                unit.remove(ticket)
+            self._fail(
+                ticket,
+                GenerationError(
+                    f"the constraint failed after {ticket.generated} tokens: {ticket.steering.error}",
+                    hint="simplify the constraint or raise max tokens; if it persists, report it",
+                ),
+            )
             return
         if token is None:  # the solo generator ran out
             self._give_back(ticket, cache, all_tokens or [])
@@ -394,3 +417,16 @@ class Scheduler:
         hits = [(ticket.text.find(s, window), s) for s in ticket.stops]
         hits = [(i, s) for i, s in hits if i >= 0]
         return min(hits) if hits else None
+
+
+def make_steering(prepared: PreparedChat) -> SteeringProcessor | None:
+    """The request's constraint / thinking-budget processor (None without either), explained when the request
+    asks for token probabilities."""
+    if prepared.steering is None:
+        return None
+    return SteeringProcessor(
+        prepared.steering,
+        prepared.loaded.tokenizer,
+        prepared.prompt_tokens,
+        explain=bool(prepared.request.logprobs),
+    )
