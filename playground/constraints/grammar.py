@@ -79,10 +79,11 @@ def answer_part(constraint: Constraint, tools: Any = None, tool_format: str = "n
 
 
 def build_grammar(part: dict, *, leading_newlines: bool) -> str:
-    """The whole grammar: the answer, after optional newlines when it follows a thinking block."""
+    """The whole grammar: the answer, after up to two newlines when it follows a thinking block (families write
+    ``</think>\n\n``; more would let a small model pile them up)."""
     if not leading_newlines:
         return json.dumps({"grammars": [part]})
-    wrapper = {"name": "start", "lark_grammar": "start: NEWLINES @answer\nNEWLINES: /\\n*/"}
+    wrapper = {"name": "start", "lark_grammar": "start: NEWLINES @answer\nNEWLINES: /\\n{0,2}/"}
     return json.dumps({"grammars": [wrapper, part]})
 
 
