@@ -340,3 +340,19 @@ def test_a_tokenizer_llguidance_cannot_read_is_refused_by_name(engine, qwen3):
     with pytest.raises(ConstraintError, match="tokenizer cannot be used for constraints") as info:
         engine.prepare(qwen3, request(constraint=Constraint("json_object")))
     assert "tokenizer.json" in info.value.hint
+
+
+# ---------------------------------------------------------------------------------------------- the page's token view
+
+
+def test_the_token_view_marks_forced_tokens_and_says_what_the_model_wanted(engine, demo):
+    from playground.ui.views import token_probs_html
+
+    tokens = engine.generate(engine.prepare(demo, request(constraint=schema_constraint(), seed=3, logprobs=3))).tokens
+    html = token_probs_html(tokens)
+    first = html[html.index('data-index="0"') : html.index('data-index="1"')]
+    assert 'data-allowed="1" data-forced="constraint"' in first and "pg-t-forced" in html
+    assert "1 token allowed" in first and "forced by the constraint" in first
+    assert f"the model wanted {tokens[0].wanted.text}" in first and "Steered:" in html
+    free = token_probs_html(engine.generate(engine.prepare(demo, request(seed=3, logprobs=3, max_tokens=4))).tokens)
+    assert "data-allowed" not in free and "Steered:" not in free and "⛓" not in free

@@ -62,11 +62,12 @@ def thinking_plan(reasoning: str, prompt: str, tokenizer: Any) -> ThinkingPlan |
         )
     opens, closes, _ = REASONING_TAGS[reasoning]
     inside = reasoning_open(prompt, reasoning)
+    closed = prompt.rstrip().endswith(closes[0])  # e.g. Qwen3's enable_thinking=false: <think>\n\n</think>\n\n
     vocab = tokenizer.get_vocab()
     open_ids = tuple(vocab[tag] for tag in opens if tag in vocab)
     closing = encode(closes[0])
     return ThinkingPlan(
-        start="thinking" if inside else "undecided",
+        start="thinking" if inside else ("answer" if closed else "undecided"),
         end_text=closes[0],
         force_ids=closing,
         force_ids_before_body=closing,
