@@ -28,6 +28,7 @@ from .templates import render
 
 # Proportions of current small chat models (Qwen2.5 / Llama 3.2): grouped-query attention, a wide MLP.
 BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=2816, num_heads=8, num_kv_heads=2)
+BENCH_CONTEXT = 4096
 
 
 def _rate(count: int, first: float | None, last: float) -> float:
@@ -377,7 +378,7 @@ def run_bench(
     """Measure everything; returns the figures (also printed through ``progress``)."""
     from .models import demo_model_path
     from .ports import free_port
-    from .toy import build_toy_model
+    from .toy import ToyShape, build_toy_model
 
     blas = ensure_fast_blas()
     results: dict[str, Any] = {"blas": blas.describe(), "tokens": tokens, "repeats": repeats}
@@ -389,8 +390,7 @@ def run_bench(
                     Path(tmp) / "bench-llama",
                     style="llama3",
                     suppress_special=True,
-                    max_position_embeddings=4096,
-                    **BENCH_MODEL,
+                    shape=ToyShape(**BENCH_MODEL, max_position_embeddings=BENCH_CONTEXT),
                 )
             )
         engine = Engine(max_models=2)
@@ -430,7 +430,11 @@ def run_bench(
 
         progress("structured output: a JSON schema vs free, on the bench model with a byte-level vocabulary ...")
         bytes_model = build_toy_model(
-            Path(tmp) / "bench-bytes", style="llama3", suppress_special=True, byte_level=True, **BENCH_MODEL
+            Path(tmp) / "bench-bytes",
+            style="llama3",
+            suppress_special=True,
+            byte_level=True,
+            shape=ToyShape(**BENCH_MODEL, max_position_embeddings=BENCH_CONTEXT),
         )
         results.update(constrained_figures(engine, str(bytes_model), tokens, repeats))
 

@@ -2,10 +2,10 @@
 
 The CLI, the UI and the bench call only this (plus the typed results it returns): ``load`` a model,
 ``prepare`` a :class:`~playground.prepare.ChatRequest` into a :class:`~playground.prepare.PreparedChat`
-(the exact prompt, its tokens, resolved settings, warnings), then ``stream`` or ``generate`` it on a
-backend. Generation happens in three layers, like mlx-lm's: the token generator (mlx-lm's
-``BatchGenerator`` on the scheduler's thread, or a server), the typed event stream (``stream``), and the
-joined result (``generate``).
+(the exact prompt, its tokens, resolved settings, warnings), then ``reply`` to it on a backend.
+Generation happens in layers, like mlx-lm's: the token generator (mlx-lm's ``BatchGenerator`` on the
+scheduler's thread, or a server), the typed event stream (``stream``), the reply as it grows, parsed into
+reasoning, answer and tool calls (``reply``: what every edge draws), and the whole reply (``generate``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from .backends.base import Backend, make_backend
 from .backends.local.prompt_cache import PromptCacheState
 from .backends.local.scheduler import DEFAULT_MAX_BATCH, Scheduler
 from .backends.spec import BackendSpec
-from .errors import BackendError
-from .events import GenerationEvent, GenerationResult, collect
+from .errors import BackendError, PlaygroundError
+from .events import GenerationEvent
 from .loaded import LoadedModel
 from .models import DEFAULT_MAX_MODELS, ModelCache, resolve_model
 from .prepare import ChatRequest, PreparedChat, prepare
+from .reply import ReplyState, run_reply
 
 #: Backends (server connections) kept; the least recently used is closed beyond this.
 MAX_BACKENDS = 8
@@ -95,6 +96,35 @@ class Engine:
             )
         return self.backend(spec).stream(prepared, cancel=cancel, cache=cache)
 
-    def generate(self, prepared: PreparedChat, **kwargs) -> GenerationResult:
-        """Layer 3: the whole reply."""
-        return collect(self.stream(prepared, **kwargs))
+    def reply(
+        self,
+        prepared: PreparedChat,
+        *,
+        cancel: threading.Event | None = None,
+        cache: PromptCacheState | None = None,
+        continues: dict | None = None,
+    ) -> Iterator[ReplyState]:
+        """The reply as it grows (see :mod:`playground.reply`): one :class:`ReplyState`, yielded after every event
+        and once more with ``done`` set. Failures end it with ``error`` set; they are never raised.
+        ``continues``: the assistant message a Continue extends."""
+        try:
+            events = self.stream(prepared, cancel=cancel, cache=cache)
+        except PlaygroundError as exc:
+            events = _failing(exc)
+        return run_reply(prepared, events, continues=continues)
+
+    def generate(self, prepared: PreparedChat, **kwargs) -> ReplyState:
+        """The whole reply (the last :class:`ReplyState`).
+
+        Raises:
+            PlaygroundError: what ended the reply, if it failed.
+        """
+        *_, state = self.reply(prepared, **kwargs)
+        if state.error is not None:
+            raise state.error
+        return state
+
+
+def _failing(error: PlaygroundError) -> Iterator[GenerationEvent]:
+    raise error
+    yield  # pragma: no cover - makes this a generator

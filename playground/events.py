@@ -7,7 +7,7 @@ With token probabilities requested, each event also carries one :class:`TokenInf
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -114,30 +114,3 @@ class GenerationEvent:
             "source": self.source,
             **({"steering": self.steering} if self.steering is not None else {}),
         }
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """A whole reply and the final event's statistics."""
-
-    text: str
-    final: GenerationEvent
-    events: int = 0
-    tokens: tuple[TokenInfo, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def collect(events) -> GenerationResult:
-    """Layer 3: join a stream of events into one result."""
-    parts: list[str] = []
-    tokens: list[TokenInfo] = []
-    count = 0
-    final = None
-    for event in events:
-        parts.append(event.text)
-        tokens.extend(event.tokens)
-        count += 1
-        final = event
-    if final is None:
-        raise RuntimeError("the generation produced no events")
-    return GenerationResult(text="".join(parts), final=final, events=count, tokens=tuple(tokens))

@@ -43,7 +43,7 @@ class MatchRules:
 
 
 #: Kinds of template keywords a preset may declare (``[kwargs.NAME] type = ...``).
-KWARG_TYPES = ("bool", "choice", "string", "json")
+KWARG_TYPES = ("bool", "choice", "string", "int", "json")
 #: UI controls a declared keyword can drive: the "Enable thinking" toggle and the reasoning-effort choice.
 KWARG_CONTROLS = ("thinking", "effort")
 #: How a template wants assistant tool-call arguments: a dict, a JSON string, or either.
@@ -75,6 +75,8 @@ class TemplateKwarg:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.type == "string" and not isinstance(value, str):
             raise ValueError(f"{self.name} must be text, got {value!r}")
+        if self.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{self.name} must be a whole number, got {value!r}")
         return value
 
     def summary(self) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class ChatRequest:
     wire_eos: bool = True
     now: datetime | None = None
     raw_prompt: str | None = None  # notebook mode: these exact characters, no template
+    thinking: bool | None = None  # on/off: the family's thinking keyword (enable_thinking, thinking, ...); None: as is
+    effort: str | None = None  # low/medium/high: the family's reasoning-effort keyword; None: the template's default
     logprobs: int = 0  # top alternatives per generated token (0: off)
     images: tuple[str, ...] = ()  # image files added to the last user message (see playground.vision.prompt)
     backend: BackendSpec | None = None  # None: the engine's default
@@ -85,6 +87,10 @@ class PreparedChat:
     tool_calls: str = "none"
     warnings: tuple[str, ...] = ()
     vision: Any = None  # playground.vision.prompt.VisionPrompt when the request has images
+    #: The template keywords the prompt was rendered with: the request's, plus thinking / effort mapped to the
+    #: family's keywords (``controls`` says which became what, e.g. {"thinking": "enable_thinking=False"}).
+    template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    controls: Mapping[str, str] = field(default_factory=dict)
     steering: SteeringPlan | None = None  # the constraint and thinking budget, compiled for this tokenizer
 
     @property
@@ -104,11 +110,15 @@ class PreparedChat:
     def model_name(self) -> str:
         return self.loaded.name
 
-    def parser(self):
-        """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls."""
+    def parser(self, prompt: str | None = None):
+        """A fresh incremental parser that splits this request's reply into reasoning, answer and tool calls.
+
+        ``prompt`` is the text the reply continues (default: this request's prompt); the request's declared tools
+        go to the parser (mlx-lm's parsers type argument values by them)."""
         from .parsing import ReplyParser
 
-        return ReplyParser(self.reasoning, self.tool_calls, prompt=self.text)
+        text = self.text if prompt is None else prompt
+        return ReplyParser(self.reasoning, self.tool_calls, prompt=text, tools=self.request.tools)
 
     @property
     def json_tool_arguments(self) -> bool:
@@ -142,7 +152,8 @@ class PreparedChat:
             "tool_calls": self.tool_calls,
             "settings": self.settings.to_dict(),
             "setting_sources": dict(self.setting_sources),
-            "template_kwargs": dict(self.request.template_kwargs),
+            "template_kwargs": dict(self.template_kwargs),
+            "controls": dict(self.controls),
             "backend": (self.request.backend or BackendSpec()).describe(),
             "warnings": list(self.warnings),
             **({"images": self.vision.summary()} if self.vision is not None else {}),
@@ -307,6 +318,8 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         tool_calls=tool_calls,
         warnings=tuple([*prompt.notes, *context_notes, *eos.notes, *(steering.notes if steering else ())]),
         vision=prompt.vision,
+        template_kwargs=dict(prompt.template_kwargs),
+        controls=dict(prompt.controls),
         steering=steering,
     )
 
@@ -323,6 +336,8 @@ class _Prompt:
     template: TemplateChoice | None = None
     family: Family | None = None
     vision: Any = None
+    template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    controls: Mapping[str, str] = field(default_factory=dict)
 
 
 def _raw_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
@@ -347,6 +362,8 @@ def _raw_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
 def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
     """The conversation rendered with the chosen template (images expanded by the model's processor)."""
     choice = template_choice(loaded, request.template, request.custom_template)
+    kwargs, controls, control_notes = map_controls(request, choice_family(choice))
+    request = request.replace(template_kwargs=kwargs)
     vision = None
     if request_has_images(request):  # the model's processor expands the image placeholders
         from .vision.prompt import prepare_vision
@@ -356,7 +373,7 @@ def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
     else:
         rendered = render_request(choice, request)
         ids, bos_added = encode_prompt(loaded.tokenizer, rendered.text)
-    notes = list(rendered.warnings)
+    notes = [*control_notes, *rendered.warnings]
     if bos_added:
         notes.append(f"the tokenizer adds {loaded.tokenizer.bos_token} before the prompt (mlx-lm does the same)")
     return _Prompt(
@@ -368,7 +385,46 @@ def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
         template=choice,
         family=choice_family(choice),
         vision=vision,
+        template_kwargs=kwargs,
+        controls=controls,
     )
+
+
+#: The request fields that drive a declared template keyword, by the keyword's ``control``.
+CONTROLS = {"thinking": "thinking", "effort": "effort"}
+
+
+def map_controls(request: ChatRequest, family: Family | None) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The template keywords to render with: the request's own, plus ``thinking`` and ``effort`` mapped to the
+    keyword the template's family declares for them (a keyword given explicitly wins). Returns the keywords,
+    the mapping made (``{"thinking": "enable_thinking=False"}``) and notes for settings the template cannot take
+    (thinking off, or an effort, for a template without such a keyword)."""
+    kwargs = dict(request.template_kwargs)
+    controls: dict[str, str] = {}
+    notes: list[str] = []
+    for control, attribute in CONTROLS.items():
+        value = getattr(request, attribute)
+        if value is None or value == "":
+            continue
+        declared = family.control(control) if family is not None else None
+        if declared is None:  # "thinking on" is how every template without a switch behaves: nothing to say
+            if control == "effort" or value is False:
+                what = "thinking off" if control == "thinking" else f"reasoning effort {value!r}"
+                notes.append(f"{what} has no effect: this template declares no {control} keyword")
+            continue
+        if control == "thinking":
+            value = bool(value)
+        elif declared.choices and value not in declared.choices:
+            raise TemplateError(
+                f"reasoning effort must be one of {', '.join(map(str, declared.choices))}, got {value!r}",
+                hint=declared.description or None,
+            )
+        if declared.name in kwargs:
+            controls[control] = f"{declared.name}={kwargs[declared.name]!r} (given as a template keyword)"
+            continue
+        kwargs[declared.name] = value
+        controls[control] = f"{declared.name}={value!r}"
+    return kwargs, controls, notes
 
 
 def choice_family(choice: TemplateChoice) -> Family | None:

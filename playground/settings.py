@@ -1,55 +1,26 @@
-"""Generation settings: one validated dataclass, family defaults, and mlx-lm samplers.
+"""Generation settings: one validated dataclass generated from the options table, and mlx-lm samplers.
 
-Every field is optional: ``None`` means "not set by the user", and :meth:`GenerationSettings.resolve`
-fills it from the family's defaults, then from the ``DEFAULT_*`` constants below.
+:class:`GenerationSettings` has one field per :data:`playground.options.OPTIONS` entry (plus ``seed`` and
+``stop``). Every field is optional: ``None`` means "not set by the user", and :meth:`resolve` fills it from
+the model's or family's defaults, then from the option's default.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import SettingsError
+from .options import DEFAULT_REPETITION_CONTEXT_SIZE, DEFAULT_TOP_P, OptionValueError, defaultable_names, get_option
+from .options import options as declared_options
 
-DEFAULT_TEMPERATURE = 0.7
-DEFAULT_TOP_P = 1.0
-DEFAULT_MIN_P = 0.0
-DEFAULT_TOP_K = 0
-DEFAULT_REPETITION_PENALTY = 1.0
-DEFAULT_REPETITION_CONTEXT_SIZE = 20
-DEFAULT_PRESENCE_PENALTY = 0.0
-DEFAULT_FREQUENCY_PENALTY = 0.0
-DEFAULT_MAX_TOKENS = 512
-MAX_MAX_TOKENS = 32768
 MAX_STOP_STRINGS = 16
 MAX_STOP_LENGTH = 200
 
-# name -> (type, low, high, low_inclusive, high_inclusive, default)
-_RANGES: dict[str, tuple[type, float, float, bool, bool, Any]] = {
-    "temperature": (float, 0.0, 5.0, True, True, DEFAULT_TEMPERATURE),
-    "top_p": (float, 0.0, 1.0, False, True, DEFAULT_TOP_P),
-    "min_p": (float, 0.0, 1.0, True, True, DEFAULT_MIN_P),
-    "top_k": (int, 0, 100_000, True, True, DEFAULT_TOP_K),
-    "repetition_penalty": (float, 0.0, 10.0, False, True, DEFAULT_REPETITION_PENALTY),
-    "repetition_context_size": (int, 1, 16_384, True, True, DEFAULT_REPETITION_CONTEXT_SIZE),
-    "presence_penalty": (float, -10.0, 10.0, True, True, DEFAULT_PRESENCE_PENALTY),
-    "frequency_penalty": (float, -10.0, 10.0, True, True, DEFAULT_FREQUENCY_PENALTY),
-    "max_tokens": (int, 1, MAX_MAX_TOKENS, True, True, DEFAULT_MAX_TOKENS),
-}
-
-#: Settings a preset file may give defaults for.
-DEFAULTABLE_FIELDS = frozenset(_RANGES)
-
-
-def _describe_range(name: str) -> str:
-    kind, low, high, low_inc, high_inc, _ = _RANGES[name]
-    left = "[" if low_inc else "("
-    right = "]" if high_inc else ")"
-    what = "an integer" if kind is int else "a number"
-    return f"{what} in {left}{low}, {high}{right}"
+#: Settings a model's generation_config.json or a preset file may give defaults for.
+DEFAULTABLE_FIELDS = defaultable_names()
 
 
 def check_value(name: str, value: Any) -> float | int:
@@ -58,118 +29,66 @@ def check_value(name: str, value: Any) -> float | int:
     Raises:
         SettingsError: naming the field, the bad value and the allowed range.
     """
-    kind, low, high, low_inc, high_inc, _ = _RANGES[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                value = None
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise SettingsError(
-                f"{name} must be {_describe_range(name)}, got {value!r}",
-                hint=f"set {name} to a number",
-            )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SettingsError(f"{name} must be {_describe_range(name)}, got {value!r}", hint=f"set {name} to a number")
-    if kind is int:
-        if float(value) != int(value):
-            raise SettingsError(
-                f"{name} must be {_describe_range(name)}, got {value!r}", hint=f"use a whole number for {name}"
-            )
-        value = int(value)
-    else:
-        value = float(value)
-    too_low = value < low or (value == low and not low_inc)
-    too_high = value > high or (value == high and not high_inc)
-    if too_low or too_high:
+    try:
+        return get_option(name).check(value)
+    except OptionValueError as exc:
+        raise SettingsError(str(exc), hint=exc.hint) from None
+
+
+def _check_seed(seed: Any) -> int:
+    original = seed
+    if isinstance(seed, str) and seed.strip().lstrip("-").isdigit():
+        seed = int(seed)
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise SettingsError(
-            f"{name} must be {_describe_range(name)}, got {value!r}",
-            hint=f"choose a {name} within the range",
+            f"seed must be an integer in [0, {2**32 - 1}], got {original!r}",
+            hint="leave the seed empty for a random one",
         )
-    return value
+    return seed
 
 
-def check_thinking_budget(value: Any) -> int:
-    """A thinking budget: a whole number of tokens in [0, MAX_MAX_TOKENS]."""
-    number = value
-    if isinstance(number, str) and number.strip().isdigit():
-        number = int(number)
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_MAX_TOKENS:
+def _check_stop(stop: Any) -> tuple[str, ...]:
+    if isinstance(stop, str):
+        stop = (stop,)
+    stop = tuple(stop or ())
+    for item in stop:
+        if not isinstance(item, str) or not item:
+            raise SettingsError(
+                f"stop strings must be non-empty text, got {item!r}", hint="remove the empty stop string"
+            )
+        if len(item) > MAX_STOP_LENGTH:
+            raise SettingsError(
+                f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}",
+                hint="use a shorter stop string",
+            )
+    if len(stop) > MAX_STOP_STRINGS:
         raise SettingsError(
-            f"thinking_budget must be an integer in [0, {MAX_MAX_TOKENS}], got {value!r}",
-            hint="give the number of thinking tokens after which the model must answer, or leave it empty",
+            f"{len(stop)} stop strings given; the limit is {MAX_STOP_STRINGS}", hint="keep the ones that matter"
         )
-    return number
+    return stop
 
 
-@dataclass(frozen=True)
-class GenerationSettings:
-    """What the user asked for; ``None`` means "use the family default"."""
-
-    temperature: float | None = None
-    top_p: float | None = None
-    min_p: float | None = None
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    repetition_context_size: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    stop: tuple[str, ...] = field(default_factory=tuple)
-    thinking_budget: int | None = None  # thinking tokens before the end-of-thinking marker is forced
+class _Settings:
+    """The behaviour of :class:`GenerationSettings` (its fields come from the options table)."""
 
     def __post_init__(self) -> None:
-        for name in _RANGES:
-            value = getattr(self, name)
+        for option in declared_options():
+            value = getattr(self, option.name)
             if value is not None:
-                object.__setattr__(self, name, check_value(name, value))
+                object.__setattr__(self, option.name, check_value(option.name, value))
         if self.seed is not None:
-            seed = self.seed
-            if isinstance(seed, str) and seed.strip().lstrip("-").isdigit():
-                seed = int(seed)
-            if isinstance(seed, float) and seed.is_integer():
-                seed = int(seed)
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-                raise SettingsError(
-                    f"seed must be an integer in [0, {2**32 - 1}], got {self.seed!r}",
-                    hint="leave the seed empty for a random one",
-                )
-            object.__setattr__(self, "seed", seed)
-        if self.thinking_budget is not None:
-            object.__setattr__(self, "thinking_budget", check_thinking_budget(self.thinking_budget))
-        stop = self.stop
-        if isinstance(stop, str):
-            stop = (stop,)
-        stop = tuple(stop or ())
-        for item in stop:
-            if not isinstance(item, str) or not item:
-                raise SettingsError(
-                    f"stop strings must be non-empty text, got {item!r}", hint="remove the empty stop string"
-                )
-            if len(item) > MAX_STOP_LENGTH:
-                raise SettingsError(
-                    f"a stop string is {len(item)} characters long; the limit is {MAX_STOP_LENGTH}",
-                    hint="use a shorter stop string",
-                )
-        if len(stop) > MAX_STOP_STRINGS:
-            raise SettingsError(
-                f"{len(stop)} stop strings given; the limit is {MAX_STOP_STRINGS}", hint="keep the ones that matter"
-            )
-        object.__setattr__(self, "stop", stop)
+            object.__setattr__(self, "seed", _check_seed(self.seed))
+        object.__setattr__(self, "stop", _check_stop(self.stop))
 
     def resolve(self, defaults: Mapping[str, Any] | None = None) -> GenerationSettings:
-        """Fill unset fields from ``defaults`` (a family's), then from the module defaults."""
+        """Fill unset fields from ``defaults`` (the model's and family's), then from the options' defaults."""
         defaults = defaults or {}
         values = {}
-        for name, spec in _RANGES.items():
-            value = getattr(self, name)
-            if value is None:
-                value = defaults.get(name, spec[5])
-            values[name] = value
+        for option in declared_options():
+            value = getattr(self, option.name)
+            values[option.name] = defaults.get(option.name, option.default) if value is None else value
         return dataclasses.replace(self, **values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,7 +107,23 @@ class GenerationSettings:
                 f"unknown generation setting(s): {', '.join(unknown)}",
                 hint=f"valid settings: {', '.join(sorted(names))}",
             )
-        return cls(**{k: v for k, v in data.items()})
+        return cls(**dict(data))
+
+
+GenerationSettings = dataclasses.make_dataclass(
+    "GenerationSettings",
+    [
+        *[(o.name, f"{o.kind.__name__} | None", field(default=None)) for o in declared_options()],
+        ("seed", "int | None", field(default=None)),
+        ("stop", "tuple[str, ...]", field(default_factory=tuple)),
+    ],
+    bases=(_Settings,),
+    frozen=True,
+)
+GenerationSettings.__module__ = __name__
+GenerationSettings.__doc__ = """What the user asked for; ``None`` means "use the model's or family's default".
+
+One field per option of :data:`playground.options.OPTIONS`, plus ``seed`` and ``stop``."""
 
 
 def make_sampler(settings: GenerationSettings, seed: int | None = None) -> Callable:

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from .options import options
 from .prepare import PreparedChat
+
+
+def _sampling_lines(settings) -> list[str]:
+    """``make_sampler`` and ``make_logits_processors`` calls with every setting of the options table that mlx-lm
+    takes (a penalty at its neutral value is left out, as the playground runs none; each penalty sees the
+    repetition context size); a setting mlx-lm has no argument for is written as a comment."""
+    sampler, processors, other = [], [], []
+    for option in options():
+        value = getattr(settings, option.name)
+        if option.mlx_lm is None:
+            other.append(f"# {option.name} = {value!r}: applied by the playground itself, not by mlx-lm")
+        elif option.mlx_lm[0] == "sampler":
+            sampler.append(f"{option.mlx_lm[1]}={value!r}")
+        elif option.neutral is None or value != option.neutral:
+            processors.append(f"    {option.mlx_lm[1]}={value!r},")
+    context = settings.repetition_context_size
+    for penalty in ("presence", "frequency"):
+        if any(line.startswith(f"    {penalty}_penalty=") for line in processors):
+            processors.append(f"    {penalty}_context_size={context!r},")
+    return [*other, f"sampler = make_sampler({', '.join(sampler)})", "logits_processors = make_logits_processors(",
+            *processors]
 
 
 def mlx_lm_snippet(prepared: PreparedChat) -> str:
@@ -45,14 +67,8 @@ def mlx_lm_snippet(prepared: PreparedChat) -> str:
         ]
     if s.seed is not None:
         lines.append(f"mx.random.seed({s.seed})  # sampled replies may differ: the playground draws with its own key")
+    lines += [*_sampling_lines(s), ")"]
     lines += [
-        f"sampler = make_sampler(temp={s.temperature!r}, top_p={s.top_p!r}, min_p={s.min_p!r}, top_k={s.top_k!r})",
-        "logits_processors = make_logits_processors(",
-        f"    repetition_penalty={s.repetition_penalty if s.repetition_penalty != 1.0 else None!r},",
-        f"    repetition_context_size={s.repetition_context_size!r},",
-        f"    presence_penalty={s.presence_penalty or None!r}, presence_context_size={s.repetition_context_size!r},",
-        f"    frequency_penalty={s.frequency_penalty or None!r}, frequency_context_size={s.repetition_context_size!r},",
-        ")",
         f"stop = {list(s.stop)!r}",
         "text = ''",
     ]

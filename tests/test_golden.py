@@ -28,6 +28,7 @@ def _render(name: str, inputs: dict, now: datetime):
         inputs["messages"],
         add_generation_prompt=inputs["add_generation_prompt"],
         tools=inputs["tools"],
+        documents=inputs.get("documents"),
         template_kwargs=inputs["kwargs"],
         now=now,
         system_strategy="strict",  # the official template sees the messages as they are

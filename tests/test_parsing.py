@@ -42,9 +42,22 @@ TAGS = (
     "<|python_tag|>", "<|python_start|>", "<|python_end|>", "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]",
     DS_BEGIN, DS_END, DS_CALL, DS_CALL_END, DS_SEP, *KIMI, "<|tool_call|>", "<|/tool_call|>", "functools[",
     "<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>", "<|call|>", "<|constrain|>",
+    "<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<minimax:tool_call>", "</minimax:tool_call>",
+    "<invoke name=", "<|tool_call_start|>", "<|tool_call_end|>",
 )
 
 W = {"city": "Paris"}
+WU = {"city": "Paris", "unit": "celsius"}
+G4_CALL = '<|tool_call>call:get_weather{city:<|"|>Paris<|"|>,unit:<|"|>celsius<|"|>}<tool_call|>'
+MM_CALL = (
+    '<minimax:tool_call>\n<invoke name="get_weather">\n<parameter name="city">Paris</parameter>\n'
+    '<parameter name="unit">celsius</parameter>\n</invoke>\n</minimax:tool_call>'
+)
+MM_TWO = (
+    '<minimax:tool_call>\n<invoke name="get_weather">\n<parameter name="city">Paris</parameter>\n</invoke>\n'
+    '<invoke name="get_time">\n<parameter name="tz">CET</parameter>\n</invoke>\n</minimax:tool_call>'
+)
+LFM_START, LFM_END = "<|tool_call_start|>", "<|tool_call_end|>"
 HERMES_W = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 HERMES_T = '<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>'
 
@@ -161,6 +174,33 @@ CASES = [
     ("pythonic", "none", "pythonic", "", '[get_weather(city="Paris"), get_time(tz="CET")]', "", None, [("get_weather", W, None), ("get_time", {"tz": "CET"}, None)], []),
     ("pythonic-python-start", "none", "pythonic", "", '<|python_start|>[get_weather(city="Paris")]<|python_end|>', "", None, [("get_weather", W, None)], []),
     ("pythonic-list-answer", "none", "pythonic", "", "[1, 2, 3] are numbers", "[1, 2, 3] are numbers", None, [], []),
+    # --- gemma4 (thought channel; calls parsed by mlx-lm's gemma4 parser) ---------------------------------------------
+    ("gemma4-thought-call", "gemma4", "gemma4", "<|turn>model\n", "<|channel>thought\nThe user wants the weather.<channel|>" + G4_CALL, "", "The user wants the weather.", [("get_weather", WU, None)], []),
+    ("gemma4-thinking-off", "gemma4", "gemma4", "<|turn>model\n<|channel>thought\n<channel|>", "Hello! How can I help?", "Hello! How can I help?", None, [], []),
+    ("gemma4-text-then-two-calls", "gemma4", "gemma4", "", "Let me check. " + G4_CALL + '<|tool_call>call:add{a:1,b:2}<tool_call|>', "Let me check.", None, [("get_weather", WU, None), ("add", {"a": 1, "b": 2}, None)], []),
+    ("gemma4-nested-non-ascii", "none", "gemma4", "", '<|tool_call>call:note{text:<|"|>Grüße, {ok}<|"|>,opts:{deep:true,tags:[<|"|>a<|"|>,2]}}<tool_call|>', "", None, [("note", {"text": "Grüße, {ok}", "opts": {"deep": True, "tags": ["a", 2]}}, None)], []),
+    ("gemma4-unparsable", "none", "gemma4", "", "<|tool_call>call:get_weather{city:Paris}<tool_call|>", "", None, [("", "call:get_weather{city:Paris}", None)], ["tool call 1 could not be parsed"]),
+    ("gemma4-unclosed", "none", "gemma4", "", "<|tool_call>call:add{a:1,b:2}", "", None, [("add", {"a": 1, "b": 2}, None)], ["tool call 1 was not closed (no <tool_call|>)"]),
+    ("gemma4-ended-after-marker", "none", "gemma4", "", "Sure.<|tool_call>", "Sure.", None, [], ["the reply ended right after <|tool_call>"]),
+    ("gemma4-thinking-on-text", "gemma4", "gemma4", "<bos><|turn>system\n<|think|><turn|>\n<|turn>model\n", "<|channel>thought\nA greeting; answer briefly.\n<channel|>Hello! How can I help?", "Hello! How can I help?", "A greeting; answer briefly.", [], []),
+    # --- the new families that reuse a format: their real reply shapes after their own generation prompts ------------
+    ("glm4.7-think-call", "think", "glm4.5", "[gMASK]<sop><|user|>Weather in Paris?<|assistant|><think>", "The user wants the weather.</think>I'll check.<tool_call>get_weather<arg_key>city</arg_key><arg_value>Paris</arg_value><arg_key>days</arg_key><arg_value>3</arg_value></tool_call>", "I'll check.", "The user wants the weather.", [("get_weather", {"city": "Paris", "days": 3}, None)], []),
+    ("glm4.7-thinking-off", "think", "glm4.5", "[gMASK]<sop><|user|>Hi<|assistant|></think>", "Hello!", "Hello!", None, [], []),
+    ("nemotron3-think-call", "think", "qwen3-coder", "<|im_start|>assistant\n<think>\n", "Need the weather.\n</think>\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>\n", "", "Need the weather.", [("get_weather", W, None)], []),
+    ("nemotron3-thinking-off", "think", "qwen3-coder", "<|im_start|>assistant\n<think></think>", "Hi there!", "Hi there!", None, [], []),
+    ("qwen3.5-think-text-call", "think", "qwen3-coder", "<|im_start|>assistant\n<think>\n", "Weather question.\n</think>\n\nLet me look.\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>", "Let me look.", "Weather question.", [("get_weather", W, None)], []),
+    ("kimi-k2-thinking-call", "think", "kimi", "<|im_assistant|>assistant<|im_middle|>", "<think>The weather tool.</think>One moment." + KIMI[0] + KIMI[1] + "functions.get_weather:0" + KIMI[2] + '{"city": "Paris"}' + KIMI[3] + KIMI[4], "One moment.", "The weather tool.", [("get_weather", W, "functions.get_weather:0")], []),
+    # --- minimax-m2 (mlx-lm's minimax_m2 parser; without declared tools every value stays text) -------------------------
+    ("minimax-think-call", "think", "minimax-m2", "]~b]ai\n<think>\n", "The user asks for the weather.\n</think>\n\n" + MM_CALL, "", "The user asks for the weather.", [("get_weather", WU, None)], []),
+    ("minimax-two-invokes", "think", "minimax-m2", "]~b]ai\n<think>\n", "Two tools.</think>\n\nOn it." + MM_TWO, "On it.", "Two tools.", [("get_weather", W, None), ("get_time", {"tz": "CET"}, None)], []),
+    ("minimax-answer", "think", "minimax-m2", "]~b]ai\n<think>\n", "Greeting.\n</think>\n\nHello!", "Hello!", "Greeting.", [], []),
+    ("minimax-no-invoke", "none", "minimax-m2", "", "<minimax:tool_call>\nnothing here\n</minimax:tool_call>", "", None, [("", "nothing here", None)], ["tool call 1 could not be parsed (No tool call found)"]),
+    # --- lfm2 (mlx-lm's pythonic parser between <|tool_call_start|> and <|tool_call_end|>; JSON bodies too) ----------------
+    ("lfm2-call-then-text", "none", "lfm2", "", LFM_START + '[get_weather(city="Paris", unit="celsius")]' + LFM_END + "Checking the weather.", "Checking the weather.", None, [("get_weather", WU, None)], []),
+    ("lfm2-two-calls", "none", "lfm2", "", LFM_START + '[add(a=1, b=2), get_weather(city="Paris")]' + LFM_END, "", None, [("add", {"a": 1, "b": 2}, None), ("get_weather", W, None)], []),
+    ("lfm2-json-body", "none", "lfm2", "", LFM_START + '\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n' + LFM_END, "", None, [("get_weather", W, None)], []),
+    ("lfm2.5-think-call", "think", "lfm2", "<|im_start|>assistant\n", "<think>\nNeed the weather.\n</think>\n\n" + LFM_START + '[get_weather(city="Paris")]' + LFM_END, "", "Need the weather.", [("get_weather", W, None)], []),
+    ("lfm2-unparsable", "none", "lfm2", "", LFM_START + "[get_weather(city=]" + LFM_END + " sorry", " sorry", None, [("", "[get_weather(city=]", None)], ["tool call 1 could not be parsed"]),
 ]
 
 CASE_IDS = [case[0] for case in CASES]

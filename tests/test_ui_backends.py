@@ -238,7 +238,7 @@ def test_compare_puts_a_local_column_beside_a_server_column_on_the_same_prompt(a
     assert "identical prompts" in final[-2] and final[-1] == ""
     assert "Tokens from" not in prompt1 and "Tokens from openai server" in prompt2
     assert stats1.rstrip().endswith("local") and "openai:mlx_lm.server" in stats2
-    assert reply2 == "".join(REPLY)
+    assert reply2 == [{"role": "assistant", "content": "".join(REPLY)}]
     assert mlx.posts("/v1/completions")[-1]["prompt"] == "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
 
 

@@ -26,6 +26,7 @@ from playground.ui.app import PlaygroundApp, build_blocks
 from playground.ui.chat import BUSY, CANCELLED_BEFORE_START, EMPTY_INPUT, LAST_PROMPT, NEXT_PROMPT
 from playground.ui.compare import COLUMNS
 from playground.ui.inputs import ChatInputs
+from playground.ui.panel import SETTING_BOXES
 from playground.ui.saved import SAVED_FIELDS
 
 MODEL = str(DEMO_MODEL)
@@ -36,7 +37,7 @@ CHAT_DEFAULTS = dict(
     wire_eos=True, backend="local", base_url="", api_key="", served_model="", system="", template="auto",
     system_strategy="merge", enable_thinking=True, reasoning_effort="", template_kwargs="", tools="",
     temperature="0", top_p="", min_p="", top_k="", repetition_penalty="", repetition_context_size="",
-    max_tokens="40", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
+    presence_penalty="", frequency_penalty="", max_tokens="40", thinking_budget="", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
 )
 
 
@@ -90,10 +91,10 @@ def test_page_load_describes_what_the_next_request_uses(app):
     picker, status, template = out[0], out[1], out[2]
     assert picker["value"] == MODEL and template["value"] == "auto"
     assert "**Family:** chatml" in status and "`<|im_end|>`" in status and "has no chat template" in status
-    assert len(out) == 13 and out[-1] == ""  # the panel's error box: empty
+    assert len(out) == 6 + len(SETTING_BOXES) and out[-1] == ""  # the panel's error box: empty
     # The settings in use and where each comes from: the model's generation_config.json, else ours.
     assert "top_p 0.9 (the model's generation_config.json)" in status and "max_tokens 512 (default)" in status
-    boxes = out[3:10]
+    boxes = out[3 : 3 + len(SETTING_BOXES)]
     assert all(set(box) == {"__type__", "placeholder"} for box in boxes)  # placeholders only: never a typed value
     assert boxes[0]["placeholder"] == "0.2 (the model's default)"
     # What the context leaves of a setting too large for it (the demo model has 1,024 tokens).
@@ -145,7 +146,7 @@ def test_the_toy_qwen3_model_loads_with_mlx_lm_and_is_detected_as_qwen3(toy_qwen
 def test_the_status_keeps_think_tokens_visible(app, toy_qwen3):
     r = req()
     out = app.panel.load(r, model=str(toy_qwen3), **values())
-    status, thinking = out[1], out[10]
+    status, thinking = out[1], out[3 + len(SETTING_BOXES)]
     assert "**Family:** qwen3 (preset `qwen3`)" in status and "**Template:** qwen3 (preset)" in status
     assert "&lt;think&gt;" in status and "&lt;/think&gt;" in status  # not swallowed as HTML tags by Markdown
     assert thinking["visible"] is True and "enable_thinking" in thinking["label"]
@@ -461,7 +462,7 @@ def test_compare_runs_two_or_three_columns_with_one_seed_and_a_token_diff(app):
     stats = [final[2], final[6]]
     seeds = {s.rsplit("seed ", 1)[1].split()[0] for s in stats}
     assert len(seeds) == 1 and all(s.startswith("**") for s in stats)  # empty seed: one random seed, shown
-    assert list(final[8:12]) == ["", "", "", ""]  # no third column
+    assert list(final[8:12]) == ["", [], "", ""]  # no third column
     diff = final[12]
     assert "&lt;|im_start|&gt;" in diff and "&lt;start_of_turn&gt;" in diff and "_of_turn&gt;" not in diff.replace(
         "&lt;start_of_turn&gt;", "").replace("&lt;end_of_turn&gt;", "")

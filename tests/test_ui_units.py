@@ -14,11 +14,9 @@ from playground.backends.spec import BackendSpec
 from playground.cli import build_parser
 from playground.errors import MessagesError, SettingsError, TemplateError
 from playground.events import GenerationEvent, TokenAlternative, TokenInfo
-from playground.families import get_family
 from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
 from playground.ui import views
-from playground.ui.chat import _reply_parser
 from playground.ui.inputs import ChatInputs
 from playground.ui.lab import _error as lab_error
 from playground.ui.saved import generate_command
@@ -189,16 +187,15 @@ def test_inputs_build_one_request_with_the_system_prompt_first():
         ChatInputs.from_values({"bogus": 1})
 
 
-def test_thinking_and_effort_controls_become_template_keywords_of_the_family_that_declares_them():
-    qwen3 = get_family("qwen3")
-    assert ChatInputs(enable_thinking=False).kwargs(qwen3) == {"enable_thinking": False}
-    assert ChatInputs(enable_thinking=False).kwargs(None) == {}  # a template without the keyword: nothing sent
-    assert ChatInputs(enable_thinking=False, template_kwargs='{"enable_thinking": true}').kwargs(qwen3) == {
-        "enable_thinking": True  # the JSON box wins
-    }
-    assert ChatInputs(reasoning_effort="").kwargs(get_family("gpt-oss")) == {}  # "" = the template's default
+def test_thinking_and_effort_boxes_become_plain_request_fields():
+    request = ChatInputs(enable_thinking=False, reasoning_effort="high").request([{"role": "user", "content": "Hi"}])
+    assert (request.thinking, request.effort, dict(request.template_kwargs)) == (False, "high", {})
+    assert ChatInputs(reasoning_effort="").request([{"role": "user", "content": "Hi"}]).effort is None  # the default
+
+
+def test_a_bad_template_keywords_box_names_the_box():
     with pytest.raises(TemplateError, match="template keywords is not valid JSON"):
-        ChatInputs(template_kwargs="{nope").kwargs(None)
+        ChatInputs(template_kwargs="{nope").kwargs()
 
 
 def test_message_box_values():
@@ -214,7 +211,7 @@ def prepared_stub(text="", reasoning="none", tool_calls="none"):
     from playground.parsing import ReplyParser
 
     return SimpleNamespace(
-        text=text, reasoning=reasoning, tool_calls=tool_calls, json_tool_arguments=False,
+        text=text, reasoning=reasoning, tool_calls=tool_calls, json_tool_arguments=False, raw=False,
         parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text),
     )
 
@@ -267,26 +264,6 @@ def test_sessions_are_separate_and_least_recently_used_are_forgotten():
     assert b is not a
     sessions.get(SimpleNamespace(session_hash="c"))
     assert len(sessions) == 2 and sessions.get(SimpleNamespace(session_hash="a")) is not a
-
-
-# ---------------------------------------------------------------------------------------------- continuing a reply
-
-
-def test_a_continued_reply_is_parsed_with_the_text_it_continues():
-    # The earlier part opened a think block: the continuation is reasoning, not answer text.
-    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\nLet me"
-    base = {"role": "assistant", "content": "<think>\nLet me"}
-    reply = _reply_parser(prepared_stub(prompt, reasoning="think", tool_calls="hermes"), base)
-    reply.feed(" think.\n</think>\n\nHello!")
-    reply.finish()
-    assert reply.message() == {"role": "assistant", "content": "Hello!", "reasoning_content": "Let me think."}
-
-
-def test_a_continued_reply_keeps_its_text_when_the_template_changed_it():
-    reply = _reply_parser(prepared_stub("prompt that does not end with the text"), {"role": "assistant", "content": "4 +"})
-    reply.feed(" 5 = 9.")
-    reply.finish()
-    assert reply.message() == {"role": "assistant", "content": "4 + 5 = 9."}
 
 
 # ---------------------------------------------------------------------------------------------- exported command

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..constraints.remote import ollama_format
 from ..errors import BackendError
 from ..events import GenerationEvent
+from ..options import server_fields
 from ..prepare import PreparedChat
 from ._http import HttpClient, check_base_url, iter_ndjson
 from ._remote import (
@@ -172,17 +173,7 @@ class OllamaBackend:
         notes = list(self._url_notes)
         prompt = prompt_to_send(prepared, server="Ollama", can_disable_special=False)
         notes.extend(prompt.notes)
-        options: dict[str, Any] = {
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
-            "top_k": settings.top_k,
-            "min_p": settings.min_p,
-            "repeat_penalty": settings.repetition_penalty,
-            "repeat_last_n": settings.repetition_context_size,
-            "presence_penalty": settings.presence_penalty,
-            "frequency_penalty": settings.frequency_penalty,
-            "num_predict": settings.max_tokens,
-        }
+        options: dict[str, Any] = server_fields("ollama", settings.to_dict())  # every setting, in Ollama's names
         stops = list(stop_strings(prepared))
         if stops:
             options["stop"] = stops

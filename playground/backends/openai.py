@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..constraints.remote import openai_fields
 from ..errors import BackendError
 from ..events import GenerationEvent, TokenInfo
+from ..options import server_fields
 from ..prepare import PreparedChat
 from ._http import KEEPALIVE, HttpClient, check_base_url, iter_sse
 from ._remote import (
@@ -65,6 +66,8 @@ GENERIC = "openai-compatible"
 MAX_TOP = {MLX_LM: 11, VLLM: 20, LLAMA_CPP: 20, GENERIC: 5}
 #: Stop strings the OpenAI API accepts; other servers take any number.
 OPENAI_MAX_STOP = 4
+#: Sampling fields of the OpenAI completions API itself (others are extensions a server may ignore).
+OPENAI_API_FIELDS = frozenset({"max_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty"})
 
 
 @dataclass(frozen=True)
@@ -359,7 +362,9 @@ class OpenAIBackend:
             yield assembler.final("cancelled", None)
             return
         if not streamed:
-            yield from self._whole(prepared, url, body, assembler, namer, explain, cancel)
+            yield from self._whole(
+                prepared, url, body, assembler=assembler, namer=namer, explain=explain, cancel=cancel
+            )
             return
         finish: str | None = None
         stop_token: str | None = None
@@ -405,7 +410,7 @@ class OpenAIBackend:
             assembler.note("the server sent no token probabilities")
         yield assembler.final(finish, stop_token if finish == "stop" else None)
 
-    def _whole(self, prepared, url, body, assembler, namer, explain, cancel) -> Iterator[GenerationEvent]:
+    def _whole(self, prepared, url, body, *, assembler, namer, explain, cancel) -> Iterator[GenerationEvent]:
         """A non-streamed request (mlx_lm.server with token probabilities)."""
         data, _ = self.http.post_json(url, body, explain=explain)
         if not isinstance(data, dict):
@@ -491,52 +496,31 @@ def capabilities(kind: str) -> dict[str, Any]:
 
 
 def sampling_fields(kind: str, prepared: PreparedChat, notes: list[str]) -> dict[str, Any]:
-    """Every sampling setting, in the server's names (servers have their own defaults otherwise)."""
+    """Every sampling setting, in the server's names (from the options table; servers have their own defaults
+    otherwise), plus what each kind needs besides."""
     settings = prepared.settings
+    fields = server_fields(kind, settings.to_dict())
     context = settings.repetition_context_size
-    penalty = settings.repetition_penalty
-    fields: dict[str, Any] = {}
-    if settings.presence_penalty:
-        fields["presence_penalty"] = settings.presence_penalty
-    if settings.frequency_penalty:
-        fields["frequency_penalty"] = settings.frequency_penalty
-    if kind == MLX_LM:  # the same logits processors as the local backend (playground.settings)
-        fields.update(top_k=settings.top_k, min_p=settings.min_p)
-        if penalty and penalty != 1.0:
-            fields.update(repetition_penalty=penalty, repetition_context_size=context)
-        if settings.presence_penalty:
-            fields["presence_context_size"] = context
-        if settings.frequency_penalty:
-            fields["frequency_context_size"] = context
+    if kind == MLX_LM:  # the same logits processors as the local backend: each penalty sees the last N tokens
+        for penalty in ("presence", "frequency"):
+            if f"{penalty}_penalty" in fields:
+                fields[f"{penalty}_context_size"] = context
     elif kind == VLLM:
         fields.update(
-            top_k=settings.top_k,
-            min_p=settings.min_p,
-            repetition_penalty=penalty,
             add_special_tokens=False,
             stop_token_ids=list(prepared.eos.ids),
             skip_special_tokens=False,  # special tokens in the text, like the local detokenizer
             spaces_between_special_tokens=False,
             include_stop_str_in_output=False,
         )
-        if penalty and penalty != 1.0:
+        if settings.repetition_penalty != 1.0:
             notes.append(
                 "vLLM applies the repetition penalty to the whole prompt and reply (mlx-lm: the last N tokens)"
             )
-    elif kind == LLAMA_CPP:  # its defaults: top-k 40, min-p 0.05, its own repeat penalty
-        fields.update(
-            top_k=settings.top_k, min_p=settings.min_p, repeat_penalty=penalty, repeat_last_n=context, cache_prompt=True
-        )
+    elif kind == LLAMA_CPP:  # its own defaults (top-k 40, min-p 0.05, ...) are overridden by the fields above
+        fields["cache_prompt"] = True
     else:
-        sent = []
-        for name, value, neutral in (
-            ("top_k", settings.top_k, 0),
-            ("min_p", settings.min_p, 0.0),
-            ("repetition_penalty", penalty, 1.0),
-        ):
-            if value is not None and value != neutral:
-                fields[name] = value
-                sent.append(name)
+        sent = [name for name in fields if name not in OPENAI_API_FIELDS]
         if sent:
             notes.append(f"{', '.join(sent)} are not part of the OpenAI API: this server may ignore them")
     return fields

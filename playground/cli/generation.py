@@ -48,60 +48,69 @@ def cmd_generate(args: argparse.Namespace) -> int:
         warn(warnings)
         for line in prepared.vision.describe() if prepared.vision is not None else ():
             print(f"note: {line}", file=sys.stderr)
-    parser = prepared.parser() if not prepared.raw else None
-    parts, tokens, final = [], [], None
-    for event in engine.stream(prepared):
-        parts.append(event.text)
-        tokens.extend(event.tokens)
-        if parser is not None:
-            parser.feed(event.text)
-        final = event
-        if event.text and not args.json:
-            out(event.text)
-    text = "".join(parts)
+    reply = None
+    for reply in engine.reply(prepared):
+        if reply.new_text and not args.json:
+            out(reply.new_text)
     if args.json:
-        data = {
-            "prompt": prepared.text,
-            "text": text,
-            **final.stats(),
-            "template_source": "raw" if prepared.raw else prepared.rendered.source,
-            "template": None if prepared.raw else prepared.rendered.template_name,
-            "family": loaded.detection.family,
-            "preset": loaded.detection.preset,
-            "eos_tokens": list(prepared.eos.tokens),
-            "bos_added": prepared.bos_added,
-            "settings": prepared.settings.to_dict(),
-            "setting_sources": dict(prepared.setting_sources),
-            "warnings": list(dict.fromkeys([*warnings, *final.warnings])),
-            "model": loaded.name,
-            "backend": engine.default_backend.describe(),
-        }
-        if parser is not None:
-            parser.finish()
-            parsed = parser.result()
-            data["reasoning"] = parsed.reasoning
-            data["content"] = parsed.content
-            data["tool_calls"] = [c.to_message_dict() for c in parsed.tool_calls]
-        if args.logprobs:
-            data["tokens"] = [t.to_dict() for t in tokens]
-        if prepared.vision is not None:
-            data.update(prepared.vision.summary())
-        print_json(data)
+        print_json(_generate_json(args, prepared, reply, warnings, engine))
     else:
         out("\n")
-        warn(w for w in final.warnings if w not in warnings)
-        stop = f" ({final.stop_token})" if final.stop_token else ""
-        print(
-            f"[{final.finish_reason}{stop}; {final.generation_tokens} tokens, ttft {final.ttft_s:.3f} s, "
-            f"{final.generation_tps:.1f} tok/s, seed {final.seed}]",
-            file=sys.stderr,
-        )
+        _report(reply, warnings)
+    if reply.error is not None:
+        raise reply.error
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    import threading
+def _generate_json(args: argparse.Namespace, prepared, reply, warnings: list[str], engine) -> dict:
+    """``generate --json``: the prompt, the reply (raw text; reasoning, answer and tool calls), stats, settings."""
+    loaded = prepared.loaded
+    final_warnings = reply.final.warnings if reply.final is not None else ()
+    data = {
+        "prompt": prepared.text,
+        "text": reply.text,
+        **reply.stats(),
+        "template_source": "raw" if prepared.raw else prepared.rendered.source,
+        "template": None if prepared.raw else prepared.rendered.template_name,
+        "family": loaded.detection.family,
+        "preset": loaded.detection.preset,
+        "eos_tokens": list(prepared.eos.tokens),
+        "bos_added": prepared.bos_added,
+        "settings": prepared.settings.to_dict(),
+        "setting_sources": dict(prepared.setting_sources),
+        "template_kwargs": dict(prepared.template_kwargs),
+        "warnings": list(dict.fromkeys([*warnings, *final_warnings])),
+        "model": loaded.name,
+        "backend": engine.default_backend.describe(),
+    }
+    if not prepared.raw:
+        data["reasoning"] = reply.reasoning
+        data["content"] = reply.content
+        data["tool_calls"] = [c.to_message_dict() for c in reply.tool_calls]
+    if args.logprobs:
+        data["tokens"] = [t.to_dict() for t in reply.tokens]
+    if prepared.vision is not None:
+        data.update(prepared.vision.summary())
+    return data
 
+
+def _report(reply, warnings: list[str]) -> None:
+    """The line after a streamed reply (stderr): finish reason, stop token, tokens, speed, seed."""
+    final = reply.final
+    if final is None:
+        state = "partial reply, " if reply.partial else ""
+        print(f"[error: {state}{reply.generated_tokens} tokens]", file=sys.stderr)
+        return
+    warn(w for w in final.warnings if w not in warnings)
+    stop = f" ({final.stop_token})" if final.stop_token else ""
+    print(
+        f"[{final.finish_reason}{stop}; {final.generation_tokens} tokens, ttft {final.ttft_s:.3f} s, "
+        f"{final.generation_tps:.1f} tok/s, seed {final.seed}]",
+        file=sys.stderr,
+    )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
     from ..engine import Engine
     from ..messages import load_messages
     from ..settings import new_seed
@@ -127,6 +136,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = request_from_args(args, messages, settings=settings).replace(wire_eos=not args.no_eos_wiring)
     engine = Engine(backend=backend_spec(args))
     loaded = engine.load(args.model)
+    prepared = _prepare_columns(engine, loaded, base, columns)
+    results = _run_columns(engine, prepared)
+    for (_, value), result in zip(columns, results):
+        if result.error is not None:
+            raise PlaygroundError(f"column {value}: {result.error.message}", hint=result.error.hint)
+    report = [
+        {
+            kind: value,
+            "prompt": plan.text,
+            "text": result.text,
+            "reasoning": result.reasoning,
+            "content": result.content,
+            "tool_calls": [c.to_message_dict() for c in result.tool_calls],
+            **result.stats(),
+            "warnings": list(plan.warnings),
+        }
+        for (kind, value), plan, result in zip(columns, prepared, results)
+    ]
+    if args.json:
+        print_json({"model": loaded.name, "columns": report})
+    else:
+        _print_columns(report)
+    return 0
+
+
+def _prepare_columns(engine, loaded, base, columns: list[tuple[str, str]]) -> list:
+    """One prepared request per column (``("preset", NAME)`` or ``("template", FILE)``), refused by column."""
     prepared = []
     for kind, value in columns:
         if kind == "preset":
@@ -137,37 +173,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
             prepared.append(engine.prepare(loaded, request))
         except PlaygroundError as exc:
             raise PlaygroundError(f"column {value}: {exc.message}", hint=exc.hint) from None
+    return prepared
+
+
+def _run_columns(engine, prepared: list) -> list:
+    """Every column's whole reply; started together, so they decode in one batch."""
+    import threading
+
     results: list = [None] * len(prepared)
-    failures: list = [None] * len(prepared)
 
     def run(index: int) -> None:
-        try:
-            results[index] = engine.generate(prepared[index])
-        except PlaygroundError as exc:
-            failures[index] = exc
+        *_, results[index] = engine.reply(prepared[index])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prepared))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for failure in failures:
-        if failure is not None:
-            raise failure
-    report = []
-    for (kind, value), plan, result in zip(columns, prepared, results):
-        report.append(
-            {
-                kind: value,
-                "prompt": plan.text,
-                "text": result.text,
-                **result.final.stats(),
-                "warnings": list(plan.warnings),
-            }
-        )
-    if args.json:
-        print_json({"model": loaded.name, "columns": report})
-        return 0
+    return results
+
+
+def _print_columns(report: list[dict]) -> None:
     for index, column in enumerate(report, start=1):
         name = column.get("preset") or column.get("template")
         stop = f" ({column['stop_token']})" if column["stop_token"] else ""
@@ -178,4 +204,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{column['generation_tps']:.1f} tok/s, batch of {column['batch_size']}, seed {column['seed']}]"
         )
         warn(column["warnings"])
-    return 0

@@ -52,15 +52,10 @@ def positive_float(text: str) -> float:
 
 
 def sampling_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temp", type=float, help="temperature (0 = greedy)")
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--min-p", type=float)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--repetition-penalty", type=float)
-    p.add_argument("--repetition-context-size", type=int)
-    p.add_argument("--presence-penalty", type=float)
-    p.add_argument("--frequency-penalty", type=float)
-    p.add_argument("--max-tokens", type=int)
+    """The generation settings: one flag per entry of the options table, then seed, stop strings, EOS wiring."""
+    from ..options import add_arguments
+
+    add_arguments(p)
     p.add_argument("--seed", type=int, help="the seed (default: a random one, reported so the run can be repeated)")
     p.add_argument("--stop", nargs="+", metavar="STR", help="stop strings (not included in the reply)")
     p.add_argument(

@@ -83,21 +83,10 @@ def request_from_args(args: argparse.Namespace, messages: list, *, settings=None
 
 
 def settings_from_args(args: argparse.Namespace):
+    from ..options import values_from_args
     from ..settings import GenerationSettings
 
-    return GenerationSettings(
-        temperature=args.temp,
-        top_p=args.top_p,
-        min_p=args.min_p,
-        top_k=args.top_k,
-        repetition_penalty=args.repetition_penalty,
-        repetition_context_size=args.repetition_context_size,
-        presence_penalty=args.presence_penalty,
-        frequency_penalty=args.frequency_penalty,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        stop=tuple(args.stop or ()),
-    )
+    return GenerationSettings(**values_from_args(args), seed=args.seed, stop=tuple(args.stop or ()))
 
 
 def check_images(paths: list[str] | None) -> tuple[str, ...]:

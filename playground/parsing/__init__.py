@@ -1,6 +1,7 @@
 """Split a model's (streamed) reply into reasoning, answer text and tool calls, per model-family output format.
 
-Pure Python (stdlib only): no Gradio, mlx or mlx-lm. See `reasoning` and `tools` for the formats, `ReplyParser` for
+Pure Python (stdlib only: no Gradio, mlx or mlx-lm), except the tool-call formats parsed by mlx-lm's own
+parsers (`mlx_lm_tools`), which import them when chosen. See `reasoning` and `tools` for the formats, `ReplyParser` for
 the streaming rules.
 
     >>> parse_reply("<think>\\nhm\\n</think>\\n\\nHi!", "think").content

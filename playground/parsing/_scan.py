@@ -121,7 +121,7 @@ def loose_value(text: str) -> object:
         return text
 
 
-_NAME_IN_BROKEN_JSON = re.compile(r'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_NAME_IN_BROKEN_JSON = re.compile(r'"(?:tool_)?name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _ARGS_IN_BROKEN_JSON = re.compile(r'"(?:arguments|parameters)"\s*:\s*', re.S)
 
 

@@ -9,6 +9,16 @@ Formats (`REASONING_FORMATS`):
   dropped from the answer (and may be missing).
 - ``mistral``: ``[THINK]...[/THINK]`` (Magistral, Ministral 3 reasoning).
 - ``harmony``: gpt-oss channels; handled by `playground.parsing.harmony` (it also carries the tool calls).
+- ``gemma4``: Gemma 4's thought channel, ``<|channel>thought\\n...<channel|>``; with thinking off its generation
+  prompt pre-fills an empty one (``<|channel>thought\\n<channel|>``), which leaves the block closed.
+- ``seed``: Seed-OSS, ``<seed:think>...</seed:think>`` (budget reflections ``<seed:cot_budget_reflect>`` inside stay
+  reasoning text).
+- ``command-r7b``: Command R7B, ``<|START_THINKING|>plan<|END_THINKING|>`` then ``<|START_RESPONSE|>answer
+  <|END_RESPONSE|>`` (the response tags are dropped) or a tool action.
+- ``apertus``: Apertus deliberation, ``<|inner_prefix|>...<|inner_suffix|>``.
+- ``solar-open``: Solar Open writes reasoning as its own message: ``<|think|>...<|end|>`` then
+  ``<|begin|>assistant<|content|>answer`` (or ``<|begin|>assistant<|tool_calls|>...``). ``<|end|>`` also ends the
+  answer message, so outside a block it is dropped like the message headers, never read as a bare closing tag.
 
 Rules shared by the tag formats:
 
@@ -36,14 +46,23 @@ from __future__ import annotations
 from ._scan import WHITESPACE, find_first, partial_tag_len
 from .types import Segments
 
-REASONING_FORMATS: tuple[str, ...] = ("none", "think", "granite", "mistral", "harmony")
+REASONING_FORMATS: tuple[str, ...] = (
+    "none", "think", "granite", "mistral", "harmony", "gemma4", "seed", "command-r7b", "apertus", "solar-open",
+)
 
 # format -> (opening tags, closing tags, tags dropped from the answer)
 REASONING_TAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "think": (("<think>",), ("</think>",), ()),
     "granite": (("<think>",), ("</think>",), ("<response>", "</response>")),
     "mistral": (("[THINK]",), ("[/THINK]",), ()),
+    "gemma4": (("<|channel>thought",), ("<channel|>",), ()),
+    "seed": (("<seed:think>",), ("</seed:think>",), ()),
+    "command-r7b": (("<|START_THINKING|>",), ("<|END_THINKING|>",), ("<|START_RESPONSE|>", "<|END_RESPONSE|>")),
+    "apertus": (("<|inner_prefix|>",), ("<|inner_suffix|>",), ()),
+    "solar-open": (("<|think|>",), ("<|end|>",), ("<|begin|>assistant", "<|content|>", "<|flush|>")),
 }
+#: Formats whose closing tag also ends other messages: outside a block it is dropped (no reclassification, no error).
+CLOSE_ENDS_MESSAGES = frozenset({"solar-open"})
 
 Event = tuple[str, str]
 
@@ -82,11 +101,12 @@ class PlainSplitter:
 
 
 class TagSplitter:
-    """Reasoning delimited by tags (``think``, ``granite``, ``mistral``); see the module docstring."""
+    """Reasoning delimited by tags (``think``, ``granite``, ``mistral``, ...); see the module docstring."""
 
     def __init__(self, reasoning: str, *, inside: bool = False) -> None:
         self.opens, self.closes, self.drops = REASONING_TAGS[reasoning]
         self._out_tags = self.opens + self.closes + self.drops
+        self._close_ends_messages = reasoning in CLOSE_ENDS_MESSAGES
         self.reasoning = Segments(strip_newlines=True)
         self._buf = ""
         self._events: list[Event] = []
@@ -149,7 +169,9 @@ class TagSplitter:
                 return
             before, self._buf = self._buf[:i], self._buf[i + len(tag):]
             if tag in self.closes:
-                if self._blocks == 0:
+                if self._close_ends_messages:
+                    self._answer(before)
+                elif self._blocks == 0:
                     self._reclassify(before)
                 else:
                     self._answer(before)

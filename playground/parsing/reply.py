@@ -8,7 +8,7 @@ from .tools import check_tool_call_format, make_tool_stage
 from .types import Delta, ParsedReply, ToolCall
 
 # Tool-call formats whose families' templates paste `arguments` into the prompt as text, so history needs JSON strings.
-JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1"})
+JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1", "apertus"})
 
 
 def reasoning_open(prompt: str, reasoning: str) -> bool:
@@ -30,7 +30,8 @@ class ReplyParser:
 
     `reasoning` is one of `REASONING_FORMATS`, `tool_calls` one of `TOOL_CALL_FORMATS`. `prompt` is the rendered
     prompt the reply continues; its end tells whether the reply starts inside an open reasoning block (e.g. the
-    prompt ends with ``<think>\\n``) or, for harmony, inside which message header.
+    prompt ends with ``<think>\\n``) or, for harmony, inside which message header. `tools` are the request's declared
+    function schemas: the formats parsed by mlx-lm type argument values by them.
 
     If either format is ``harmony``, the harmony parser handles the whole reply (reasoning and tool calls come from
     the same channel structure: ``analysis`` messages are reasoning and messages with a recipient are tool calls even
@@ -50,11 +51,14 @@ class ReplyParser:
     `result()` after `finish()` equals `parse_reply` of the whole text, however the text was split.
     """
 
-    def __init__(self, reasoning: str = "none", tool_calls: str = "none", *, prompt: str = "") -> None:
+    def __init__(
+        self, reasoning: str = "none", tool_calls: str = "none", *, prompt: str = "", tools: list | tuple | None = None
+    ) -> None:
         check_reasoning_format(reasoning)
         check_tool_call_format(tool_calls)
         self.reasoning_format = reasoning
         self.tool_call_format = tool_calls
+        self._declared_tools = tools
         self._raw: list[str] = []
         self._content: list[str] = []
         self._calls: list[ToolCall] = []
@@ -68,7 +72,7 @@ class ReplyParser:
             self._harmony = HarmonyParser(prompt)
         else:
             self._splitter = make_splitter(reasoning, inside=reasoning_open(prompt, reasoning))
-            self._tools = make_tool_stage(tool_calls)
+            self._tools = make_tool_stage(tool_calls, tools)
 
     def feed(self, text: str) -> list[Delta]:
         if self._finished:
@@ -113,7 +117,7 @@ class ReplyParser:
             elif kind == "answer":
                 deltas += self._tool_events(self._tools.feed(value))
             elif kind == "replace":
-                self._tools = make_tool_stage(self.tool_call_format)
+                self._tools = make_tool_stage(self.tool_call_format, self._declared_tools)
                 self._content.clear()
                 self._calls.clear()
                 self._errors = [e for e in self._errors if e[0] != "tools"]
@@ -157,9 +161,11 @@ class ReplyParser:
         return merged
 
 
-def parse_reply(text: str, reasoning: str = "none", tool_calls: str = "none", *, prompt: str = "") -> ParsedReply:
+def parse_reply(
+    text: str, reasoning: str = "none", tool_calls: str = "none", *, prompt: str = "", tools: list | tuple | None = None
+) -> ParsedReply:
     """Parse a whole reply; equal to feeding it to a `ReplyParser` in any chunks, then `finish()`."""
-    parser = ReplyParser(reasoning, tool_calls, prompt=prompt)
+    parser = ReplyParser(reasoning, tool_calls, prompt=prompt, tools=tools)
     parser.feed(text)
     parser.finish()
     return parser.result()

@@ -33,6 +33,9 @@ Formats (`TOOL_CALL_FORMATS`), with what the model writes:
 - ``pythonic``: ``[get_weather(city="Paris"), f(x=1)]`` at the start of the reply, optionally inside
   ``<|python_start|>...<|python_end|>`` (Llama 3.2 / Llama 4 pythonic tool calling).
 - ``harmony``: gpt-oss; handled by `playground.parsing.harmony`.
+- ``gemma4``, ``minimax-m2``, ``lfm2``, ``minicpm5``: parsed by mlx-lm's own parsers; see
+  `playground.parsing.mlx_lm_tools`.
+- ``nemotron``, ``seed``, ``command-r7b``, ``apertus``, ``solar-open``: see `playground.parsing.family_tools`.
 
 Whitespace: the whitespace right before a call's markup, between calls, and at the end of a reply that made calls
 belongs to the markup (templates insert it) and is dropped; whitespace after a call that is followed by more answer
@@ -78,6 +81,17 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "phi4-mini",
     "qwen3-coder",
     "pythonic",
+    # parsed by mlx-lm's own parsers (playground.parsing.mlx_lm_tools)
+    "gemma4",
+    "minimax-m2",
+    "lfm2",
+    "minicpm5",
+    # families' own list / section formats (playground.parsing.family_tools)
+    "nemotron",
+    "seed",
+    "command-r7b",
+    "apertus",
+    "solar-open",
 )
 
 Event = tuple[str, object]
@@ -97,15 +111,17 @@ def _skip_ws(text: str, i: int = 0) -> int:
 
 
 def call_from_object(obj: object) -> tuple[str, dict | str, str | None, str | None]:
-    """(name, arguments, id, error suffix) from a parsed {"name", "arguments"/"parameters", "id"?} object."""
+    """(name, arguments, id, error suffix) from a parsed {"name", "arguments"/"parameters", "id"?} object (also
+    {"tool_name", "parameters", "tool_call_id"})."""
     if not isinstance(obj, dict):
         return "", json.dumps(obj, ensure_ascii=False), None, "is not a JSON object"
     function = obj.get("function")
     fields = function if isinstance(function, dict) else obj
-    name = fields.get("name")
+    name = fields.get("name", fields.get("tool_name"))  # Command R7B: {"tool_call_id", "tool_name", "parameters"}
     raw_args = fields.get("arguments", fields.get("parameters", {}))
     arguments = arguments_value(raw_args)
-    call_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    call_id = obj.get("id", obj.get("tool_call_id"))
+    call_id = call_id if isinstance(call_id, str) else None
     error = None
     if not isinstance(name, str) or not name:
         error = "has no function name"
@@ -315,9 +331,11 @@ class TaggedStage(ToolStage):
     openers = ("<tool_call>",)
     closer = "</tool_call>"
 
-    def __init__(self, body: str = "json") -> None:
+    def __init__(self, body: str = "json", *, opener: str = "<tool_call>", closer: str = "</tool_call>") -> None:
         super().__init__()
         self.body = body
+        self.openers = (opener,)
+        self.closer = closer
 
     def _markup(self, final: bool) -> bool:
         start = len(self.opener)
@@ -610,8 +628,8 @@ class MistralStage(ToolStage):
         return True
 
 
-def _json_list_calls(stage: ToolStage, text: str, unclosed: bool) -> None:
-    """Calls from a JSON array of call objects (or a single object)."""
+def _json_list_calls(stage: ToolStage, text: str, unclosed: bool, read=call_from_object) -> None:
+    """Calls from a JSON array of call objects (or a single object), each read by `read` (see `call_from_object`)."""
     not_closed = "was not closed (the JSON is unfinished)" if unclosed else None
     try:
         value = json.loads(text)
@@ -627,7 +645,7 @@ def _json_list_calls(stage: ToolStage, text: str, unclosed: bool) -> None:
         stage._call("", text, text, None, "is not a JSON object or list")
         return
     for obj, raw in items:
-        name, arguments, call_id, error = call_from_object(obj)
+        name, arguments, call_id, error = read(obj)
         stage._call(name, arguments, raw, call_id, error)
 
 
@@ -719,10 +737,11 @@ class SectionStage(ToolStage):
 class ListStage(ToolStage):
     """``<|tool_call|>`` followed by a JSON list of calls, with an optional closing tag."""
 
-    def __init__(self, openers: tuple[str, ...], closer: str = "") -> None:
+    def __init__(self, openers: tuple[str, ...], closer: str = "", read=call_from_object) -> None:
         super().__init__()
         self.openers = openers
         self.closer = closer
+        self.read = read
         self.phase = "list"
 
     def _entered(self, opener: str) -> None:
@@ -753,7 +772,7 @@ class ListStage(ToolStage):
         end = self._json.end(self.buf, i)
         if end is None and not final:
             return False
-        _json_list_calls(self, self.buf[i:] if end is None else self.buf[i:end], end is None)
+        _json_list_calls(self, self.buf[i:] if end is None else self.buf[i:end], end is None, self.read)
         self.buf = "" if end is None else self.buf[end:]
         if self.closer:
             self.phase = "close"
@@ -821,8 +840,17 @@ class PythonicStage(ToolStage):
         return True
 
 
-def make_tool_stage(tool_calls: str) -> NoToolStage | ToolStage:
+def make_tool_stage(tool_calls: str, tools: list[dict] | tuple[dict, ...] | None = None) -> NoToolStage | ToolStage:
+    """The streaming stage for a tool-call format; `tools` (the declared function schemas) are used by the formats
+    whose parser types argument values by them (mlx-lm's)."""
     check_tool_call_format(tool_calls)
+    from .family_tools import FAMILY_TOOL_FORMATS, make_family_stage
+    from .mlx_lm_tools import MLX_LM_TOOL_FORMATS, make_mlx_lm_stage  # imports mlx-lm only when such a format is used
+
+    if tool_calls in MLX_LM_TOOL_FORMATS:
+        return make_mlx_lm_stage(tool_calls, tools)
+    if tool_calls in FAMILY_TOOL_FORMATS:
+        return make_family_stage(tool_calls)
     if tool_calls == "none":
         return NoToolStage()
     if tool_calls == "hermes":

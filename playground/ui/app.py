@@ -14,6 +14,7 @@ import gradio as gr
 from ..engine import Engine
 from ..messages import SAMPLE_CONVERSATION
 from ..models import DEMO_MODEL_ALIAS
+from ..options import options
 from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 from . import views
 from .chat import ChatHandlers
@@ -286,8 +287,12 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                                 elem_id=f"compare-backend-{index}",
                             )
                             prompt_view = gr.HTML(elem_id=f"compare-prompt-{index}")
-                            output = gr.Textbox(
-                                label=f"Reply {index}", lines=5, interactive=False, elem_id=f"compare-output-{index}"
+                            output = gr.Chatbot(
+                                label=f"Reply {index}",
+                                elem_id=f"compare-output-{index}",
+                                height=260,
+                                group_consecutive_messages=False,
+                                placeholder="The reply: thinking, answer and tool calls, as in the chat.",
                             )
                             stats = gr.Markdown("", elem_id=f"compare-stats-{index}")
                             with gr.Accordion("Token probabilities", open=False, elem_classes=["pg-overflow-visible"]):
@@ -355,15 +360,11 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
 
         # ------------------------------------------------------------------ shared sampling settings
         with gr.Accordion("Sampling settings (Chat and Notebook; empty = the model's default)", open=True):
+            option_boxes = {}
             with gr.Row():
-                temperature = _number("Temperature", "temperature")
-                top_p = _number("Top-p", "top-p")
-                min_p = _number("Min-p", "min-p")
-                top_k = _number("Top-k (0 = off)", "top-k")
-                repetition_penalty = _number("Repetition penalty", "repetition-penalty")
+                for option in options():  # one box per entry of the options table
+                    option_boxes[option.name] = _number(option.label, option.elem_id)
             with gr.Row():
-                repetition_context = _number("Repetition context size", "repetition-context")
-                max_tokens = _number("Max tokens", "max-tokens")
                 seed = gr.Textbox(value="", label="Seed (empty = random; the seed used is shown)", elem_id="seed")
                 stop_text = gr.Textbox(value="", label="Stop strings (one per line)", lines=1, elem_id="stop-strings")
                 logprobs = gr.Checkbox(value=True, label="Token probabilities", elem_id="logprobs-toggle")
@@ -386,13 +387,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             "tools": tools,
         }
         sampling_inputs = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "min_p": min_p,
-            "top_k": top_k,
-            "repetition_penalty": repetition_penalty,
-            "repetition_context_size": repetition_context,
-            "max_tokens": max_tokens,
+            **option_boxes,
             "seed": seed,
             "stop": stop_text,
             "logprobs": logprobs,

@@ -20,10 +20,10 @@ from typing import Any
 import gradio as gr
 
 from ..errors import MessagesError, PlaygroundError
-from ..events import GenerationEvent, TokenInfo
+from ..events import GenerationEvent
 from ..messages import parse_messages
-from ..parsing import ReplyParser
 from ..prepare import PreparedChat
+from ..reply import ReplyState
 from . import views
 from .core import Core, error_view, update_interval
 from .inputs import ChatInputs
@@ -328,41 +328,28 @@ class ChatHandlers:
         if current is not None:  # cleared before it started
             yield current
             return
-        reply = _reply_parser(prepared, base)
         pending = views.pending_tokens_html(bool(prepared.request.logprobs))
-        tokens: list[TokenInfo] = []
-        last_push, streamed, stale = 0.0, 0, False
-        final: GenerationEvent | None = None
-        error: PlaygroundError | None = None
-        try:
-            engine = self.core.engine
-            events = iter(()) if cancel.is_set() else engine.stream(prepared, cancel=cancel, cache=state.cache)
-            for event in self.core.streams.counted(events):
-                reply.feed(event.text)
-                tokens.extend(event.tokens)
-                final = event if event.done else final
+        last_push, stale = 0.0, False
+        reply: ReplyState | None = None
+        replies = iter(()) if cancel.is_set() else self.core.engine.reply(
+            prepared, cancel=cancel, cache=state.cache, continues=base
+        )
+        for reply in self.core.streams.counted(replies):
+            with state.lock:
+                stale = state.epoch != epoch
+                if not stale:
+                    state.conversation[index] = reply.message()
+            if stale:  # cleared or replaced: stop, write nothing more
+                cancel.set()
+                replies.close()
+                break
+            now = time.monotonic()
+            if not reply.done and now - last_push >= update_interval(len(reply.text), self.core.streams.count):
+                last_push = now
                 with state.lock:
-                    stale = state.epoch != epoch
-                    if not stale:
-                        state.conversation[index] = reply.message()
-                if stale:  # cleared or replaced: stop, write nothing more
-                    cancel.set()
-                    getattr(events, "close", lambda: None)()
-                    break
-                now = time.monotonic()
-                streamed += len(event.text)
-                if not event.done and now - last_push >= update_interval(streamed, self.core.streams.count):
-                    last_push = now
-                    with state.lock:
-                        chat, label = self._chat(state, streaming=True), self._branch_label(state)
-                        notice = state.notice
-                    yield chat, views.progress_line(event), pending, label, notice
-        except PlaygroundError as exc:
-            error = exc
-        except Exception as exc:  # never an overlay, never a dead session: reported in the error box
-            log.exception("chat generation failed")
-            error = PlaygroundError(f"generation failed: {type(exc).__name__}: {exc}", hint="try again or reload")
-        reply.finish()
+                    chat, label = self._chat(state, streaming=True), self._branch_label(state)
+                    notice = state.notice
+                yield chat, views.progress_line(reply.event) if reply.event else "", pending, label, notice
         with state.lock:
             stale = stale or state.epoch != epoch
             current = self._current(state) if stale else None
@@ -371,28 +358,31 @@ class ChatHandlers:
             # conversation as it is now.
             yield current
             return
+        yield self._settle(state, turn, index, reply)
+
+    def _settle(self, state: SessionState, turn: Turn, index: int, reply: ReplyState | None) -> tuple:
+        """The reply ended: keep it in the conversation (or drop a reply that never started), record the run and
+        show its stats, token view and error."""
+        prepared, kind = turn.prepared, turn.kind
         with state.lock:
-            message = reply.message()
-            produced = bool(views._content_text(message.get("content")) or message.get("tool_calls"))
-            produced = produced or bool(message.get("reasoning_content"))
-            nothing = kind != "continue" and not produced and (error is not None or _cancelled_early(final))
+            nothing = reply is None or (
+                kind != "continue" and not reply.produced and (reply.error is not None or reply.cancelled_early)
+            )
             if nothing:  # nothing came back: no empty reply is left in the conversation
                 del state.conversation[index]
             else:
-                state.conversation[index] = message
+                state.conversation[index] = reply.message()
             _settle_branches(state, kind, produced=not nothing)
-            stats = views.stats_line(final) if final is not None else CANCELLED_BEFORE_START
+            final = reply.final if reply is not None else None
+            tokens = tuple(reply.tokens) if reply is not None else ()
+            stats = views.reply_stats(reply) if reply is not None else CANCELLED_BEFORE_START
             notes = [w for w in (final.warnings if final else ()) if w not in prepared.warnings]
             if notes:
                 stats += "\n\n" + "\n".join(f"⚠ {views.md_text(n)}" for n in notes)
-            state.last_run = LastRun(
-                prepared, time.time(), tuple(tokens), stats, seed=final.seed if final else None, final=final
-            )
+            state.last_run = LastRun(prepared, tokens, stats, seed=final.seed if final else None, final=final)
             view = views.token_probs_html(tokens, note=_token_note(prepared, final))
-            shown_error = error_view(error) if error is not None else ""
-            if error is not None and final is None:
-                stats = "**error** · nothing was generated"
-        yield self._chat(state), stats, view, self._branch_label(state), shown_error
+            shown_error = error_view(reply.error) if reply is not None and reply.error is not None else ""
+        return self._chat(state), stats, view, self._branch_label(state), shown_error
 
     def _current(self, state: SessionState) -> tuple:
         """Stream outputs showing the conversation as it is now (stats, token view and error left alone)."""
@@ -411,7 +401,7 @@ class ChatHandlers:
             if not pending:
                 return gr.skip()
             _settle_branches(state, turn.kind, produced=False)
-            state.last_run = LastRun(turn.prepared, time.time(), (), CANCELLED_BEFORE_START)
+            state.last_run = LastRun(turn.prepared, (), CANCELLED_BEFORE_START)
         return CANCELLED_BEFORE_START
 
     def clear(self, request: gr.Request) -> tuple:
@@ -487,62 +477,6 @@ class ChatHandlers:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def _reply_parser(prepared: PreparedChat, base: dict | None) -> _Reply:
-    """How a reply is parsed into the assistant message it becomes.
-
-    A continued reply is parsed together with the text it continues (when the prompt ends with it), so a
-    reasoning block or a tool call the earlier part opened is recognised."""
-    json_arguments = prepared.json_tool_arguments
-    if base is None:
-        return _Reply(prepared.parser(), {"role": "assistant", "content": ""}, "", False, json_arguments)
-    prefix = views._content_text(base.get("content"))
-    text = prepared.text
-    if prefix and text.endswith(prefix):
-        parser = ReplyParser(prepared.reasoning, prepared.tool_calls, prompt=text[: len(text) - len(prefix)])
-        parser.feed(prefix)
-        return _Reply(parser, base, "", True, json_arguments)
-    return _Reply(prepared.parser(), base, prefix, True, json_arguments)
-
-
-class _Reply:
-    """A reply being parsed, and the assistant message it becomes (as the next turn's template will see it)."""
-
-    def __init__(self, parser: ReplyParser, base: dict, prefix: str, continued: bool, json_arguments: bool):
-        self.parser = parser
-        self.base = base
-        self.prefix = prefix
-        self.continued = continued
-        self.json_arguments = json_arguments
-
-    def feed(self, text: str) -> None:
-        self.parser.feed(text)
-
-    def finish(self) -> None:
-        self.parser.finish()
-
-    def message(self) -> dict:
-        parsed = self.parser.result()
-        base = self.base
-        message = {k: v for k, v in base.items() if k not in ("content", "reasoning_content", "tool_calls")}
-        message["role"] = "assistant"
-        message["content"] = self.prefix + parsed.content
-        reasoning = parsed.reasoning
-        if self.continued and base.get("reasoning_content"):
-            reasoning = base["reasoning_content"] + (reasoning or "")
-        if reasoning is not None:
-            message["reasoning_content"] = reasoning
-        calls = [*(base.get("tool_calls") or [])] if self.continued else []
-        calls += [c.to_message_dict(json_arguments=self.json_arguments) for c in parsed.tool_calls]
-        if calls:
-            message["tool_calls"] = calls
-        return message
-
-
-def _cancelled_early(final: GenerationEvent | None) -> bool:
-    """Stopped before the first token (while waiting for its turn, or before it was even queued)."""
-    return final is None or (final.finish_reason == "cancelled" and not final.generation_tokens)
 
 
 def _reply_start(conversation: list[dict]) -> int | None:

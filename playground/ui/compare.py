@@ -20,8 +20,8 @@ import gradio as gr
 
 from ..backends.spec import BackendSpec
 from ..errors import PlaygroundError
-from ..events import GenerationEvent, TokenInfo
 from ..prepare import PreparedChat
+from ..reply import ReplyState
 from ..settings import new_seed
 from . import views
 from .core import AUTO, Core, error_view, update_interval
@@ -34,11 +34,18 @@ COLUMN_FIELDS = ("template", "temperature", "repetition_penalty", "enable_thinki
 
 @dataclass
 class _Column:
+    """A column's reply as far as it has come (drawn like a chat reply: thinking, answer, tool calls)."""
+
     prepared: PreparedChat
-    text: str = ""
+    reply: ReplyState | None = None
+    message: dict | None = None  # the reply's message when it was last drawn (made on the thread that runs it)
+    chars: int = 0
     stats: str = "_waiting…_"
-    tokens: list[TokenInfo] | None = None
-    done: bool = False
+
+    def chat(self, streaming: bool) -> list[dict]:
+        if self.message is None:
+            return []
+        return views.chat_view([self.message], streaming=streaming and not self.reply.done)[0]
 
 
 def column_key(field: str, index: int) -> str:
@@ -119,7 +126,7 @@ class CompareHandlers:
         except PlaygroundError as exc:
             yield (*[gr.skip()] * (4 * COLUMNS + 1), error_view(exc))
             return
-        columns = [_Column(p, tokens=[]) for p in plans]
+        columns = [_Column(p) for p in plans]
         special = plans[0].loaded.special_tokens()
         pieces = [views.split_pieces(p.text, special) for p in plans]
         diff = views.diff_html(pieces[0], pieces[1], "column 1", "column 2", special)
@@ -139,49 +146,38 @@ class CompareHandlers:
             for index in range(COLUMNS):
                 if index < len(columns):
                     c = columns[index]
-                    view = views.token_probs_html(c.tokens or [], note="") if final else pending[index]
-                    out += [prompts[index], c.text, c.stats, view]
+                    tokens = c.reply.tokens if c.reply is not None else []
+                    view = views.token_probs_html(tokens, note="") if final else pending[index]
+                    out += [prompts[index], c.chat(streaming=not final), c.stats, view]
                 else:
-                    out += ["", "", "", ""]
+                    out += ["", [], "", ""]
             return (*out, diff, "")
 
         yield pack()
-        events: queue.Queue = queue.Queue()
+        updates: queue.Queue = queue.Queue()
 
         def consume(index: int, prepared: PreparedChat) -> None:
-            try:
-                for event in self.core.engine.stream(prepared, cancel=cancel):
-                    events.put((index, event))
-            except PlaygroundError as exc:
-                events.put((index, exc))
-            except Exception as exc:  # reported in the column, never raised into the server
-                events.put((index, PlaygroundError(f"{type(exc).__name__}: {exc}")))
-            events.put((index, None))
+            # A reply changes as it runs: what is drawn (its message, its progress) is taken here, on its thread.
+            for reply in self.core.engine.reply(prepared, cancel=cancel):  # failures end the reply, never raise
+                updates.put((index, reply, reply.message(), reply.done, reply.event, len(reply.text)))
 
-        threads = [threading.Thread(target=consume, args=(i, p), daemon=True) for i, p in enumerate(plans)]
-        for thread in threads:
-            thread.start()
+        for index, prepared in enumerate(plans):
+            threading.Thread(target=consume, args=(index, prepared), daemon=True).start()
         remaining, last_push = len(plans), 0.0
         try:
             with self.core.streams.streaming():
                 while remaining:
-                    index, item = events.get()
+                    index, reply, message, done, event, chars = updates.get()
                     column = columns[index]
-                    if item is None:
+                    column.reply, column.message, column.chars = reply, message, chars
+                    if done:
                         remaining -= 1
-                        column.done = True
-                    elif isinstance(item, PlaygroundError):
-                        column.stats = error_view(item)
-                    else:
-                        event: GenerationEvent = item
-                        column.text += event.text
-                        column.tokens.extend(event.tokens)
-                        done = views.stats_line(event, show_local=mixed) if event.done else None
-                        column.stats = done if done is not None else views.progress_line(event)
+                        column.stats = _column_stats(reply, mixed)
+                    elif event is not None:
+                        column.stats = views.progress_line(event)
                     now = time.monotonic()
-                    if remaining and now - last_push >= update_interval(
-                        sum(len(c.text) for c in columns), self.core.streams.count
-                    ):
+                    chars = sum(c.chars for c in columns)
+                    if remaining and now - last_push >= update_interval(chars, self.core.streams.count):
                         last_push = now
                         yield pack()
         finally:
@@ -189,3 +185,11 @@ class CompareHandlers:
                 cancel.set()
             state.end_run(TAB, cancel)
         yield pack(final=True)
+
+
+def _column_stats(reply: ReplyState, mixed: bool) -> str:
+    """A finished column's stats line, with its error (a partial reply is kept and called so)."""
+    stats = views.reply_stats(reply, show_local=mixed)
+    if reply.error is not None:
+        stats += "\n\n" + error_view(reply.error)
+    return stats

@@ -190,10 +190,7 @@ class Core:
         """The one prepared request of the Chat tab (preview, Send, regenerate, continue, copy-as-code)."""
         spec = self.spec(inputs)
         loaded = self.loaded(state, spec)
-        choice = template_choice(loaded, inputs.template or AUTO, state.custom_template)
-        request = inputs.request(
-            conversation, family=choice_family(choice), custom_template=state.custom_template, backend=spec, **changes
-        )
+        request = inputs.request(conversation, custom_template=state.custom_template, backend=spec, **changes)
         return self.engine.prepare(loaded, request)
 
     def template_family(self, state: SessionState, template: str, backend: BackendSpec | None = None):

@@ -8,11 +8,12 @@ the HTTP API (``gradio_client``: ``client.predict(message=..., temperature=..., 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any
 
 from ..backends.spec import BackendSpec
 from ..errors import MessagesError, SettingsError, TemplateError
+from ..options import options
 from ..prepare import AUTO, ChatRequest
 from ..settings import GenerationSettings
 from ..templates import DEFAULT_SYSTEM_STRATEGY
@@ -51,35 +52,30 @@ def _json(label: str, text: Any, kind: type, example: str) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class SamplingInputs:
-    """The sampling settings (shared by Chat and Notebook)."""
-
-    temperature: Any = None
-    top_p: Any = None
-    min_p: Any = None
-    top_k: Any = None
-    repetition_penalty: Any = None
-    repetition_context_size: Any = None
-    max_tokens: Any = None
-    seed: Any = None
-    stop: str = ""
-    logprobs: bool = True
+class _Sampling:
+    """The behaviour of :class:`SamplingInputs` (its fields come from the options table)."""
 
     def settings(self) -> GenerationSettings:
         """Validated settings; an out-of-range value is refused with a message naming the field and range."""
         stops = tuple(line for line in str(self.stop or "").splitlines() if line)
-        return GenerationSettings(
-            temperature=_number("temperature", self.temperature, float),
-            top_p=_number("top_p", self.top_p, float),
-            min_p=_number("min_p", self.min_p, float),
-            top_k=_number("top_k", self.top_k, int),
-            repetition_penalty=_number("repetition_penalty", self.repetition_penalty, float),
-            repetition_context_size=_number("repetition_context_size", self.repetition_context_size, int),
-            max_tokens=_number("max_tokens", self.max_tokens, int),
-            seed=_number("seed", self.seed, int),
-            stop=stops,
-        )
+        values = {o.name: _number(o.name, getattr(self, o.name), o.kind) for o in options()}
+        return GenerationSettings(**values, seed=_number("seed", self.seed, int), stop=stops)
+
+
+#: The sampling settings (shared by Chat and Notebook): one field per option of the options table (None or ""
+#: = the model's default), the seed, the stop strings (one per line) and whether to show token probabilities.
+SamplingInputs = make_dataclass(
+    "SamplingInputs",
+    [
+        *[(o.name, Any, field(default=None)) for o in options()],
+        ("seed", Any, field(default=None)),
+        ("stop", str, field(default="")),
+        ("logprobs", bool, field(default=True)),
+    ],
+    bases=(_Sampling,),
+    frozen=True,
+)
+SamplingInputs.__module__ = __name__
 
 
 @dataclass(frozen=True)
@@ -150,17 +146,9 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
                 out.append(str(path))
         return out
 
-    def kwargs(self, family: Any) -> dict[str, Any]:
-        """Template keywords: the JSON box, then the thinking / effort controls the template's family declares."""
-        out = dict(_json("template keywords", self.template_kwargs, dict, '{"enable_thinking": false}') or {})
-        if family is not None:
-            thinking = family.control("thinking")
-            if thinking is not None and self.enable_thinking is not None:
-                out.setdefault(thinking.name, bool(self.enable_thinking))
-            effort = family.control("effort")
-            if effort is not None and self.reasoning_effort:
-                out.setdefault(effort.name, self.reasoning_effort)
-        return out
+    def kwargs(self) -> dict[str, Any]:
+        """The Template keywords box (the thinking / effort controls are request fields: prepare maps them)."""
+        return dict(_json("template keywords", self.template_kwargs, dict, '{"enable_thinking": false}') or {})
 
     def tool_list(self) -> tuple[dict, ...] | None:
         value = _json("tools", self.tools, list, '[{"type": "function", "function": {"name": "get_weather"}}]')
@@ -174,7 +162,6 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
         self,
         conversation: list[dict],
         *,
-        family: Any = None,
         custom_template: str = "",
         backend: BackendSpec | None = None,
         **changes: Any,
@@ -192,7 +179,9 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
             template=self.template or AUTO,
             custom_template=custom_template or None,
             system_strategy=self.system_strategy or DEFAULT_SYSTEM_STRATEGY,
-            template_kwargs=self.kwargs(family),
+            template_kwargs=self.kwargs(),
+            thinking=None if self.enable_thinking is None else bool(self.enable_thinking),
+            effort=self.reasoning_effort or None,
             tools=self.tool_list(),
             settings=self.settings(),
             wire_eos=bool(self.wire_eos),

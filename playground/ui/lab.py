@@ -9,7 +9,7 @@ import gradio as gr
 from ..errors import PlaygroundError
 from ..families import registry
 from ..messages import parse_messages
-from ..prepare import ChatRequest, render_request, template_choice
+from ..prepare import ChatRequest, template_choice
 from ..templates import CUSTOM_CHOICE, MODEL_CHOICE, compile_template, lint_template
 from . import views
 from .core import AUTO, Core
@@ -60,26 +60,25 @@ class LabHandlers:
         try:
             loaded = self.core.loaded(state)
             messages = parse_messages(sample or "", "the sample conversation")
-            choice = template_choice(loaded, CUSTOM_CHOICE, source)
-            request_ = ChatRequest(
-                messages=tuple(messages),
-                template=CUSTOM_CHOICE,
-                custom_template=source,
-                system_strategy=inputs.system_strategy,
-                template_kwargs=inputs.kwargs(None),
-                tools=inputs.tool_list(),
+            prepared = self.core.engine.prepare(
+                loaded,
+                ChatRequest(
+                    messages=tuple(messages),
+                    template=CUSTOM_CHOICE,
+                    custom_template=source,
+                    system_strategy=inputs.system_strategy,
+                    template_kwargs=inputs.kwargs(),
+                    tools=inputs.tool_list(),
+                ),
             )
-            rendered = render_request(choice, request_)
-            report = lint_template(source, loaded.eos(True).tokens, choice.bos_token, choice.eos_token)
+            choice = prepared.template
+            report = lint_template(source, prepared.eos.tokens, choice.bos_token, choice.eos_token)
         except PlaygroundError as exc:
             return "", _error(exc), "", ""
-        tokenizer = loaded.tokenizer
-        from ..prepare import encode_prompt
-
-        ids, _ = encode_prompt(tokenizer, rendered.text)
-        pieces = [tokenizer.decode([i]) for i in ids]
+        ids = list(prepared.token_ids)
+        pieces = [loaded.tokenizer.decode([i]) for i in ids]
         return (
-            views.rendered_html(rendered, loaded.special_tokens(), len(ids)),
+            views.rendered_html(prepared.rendered, loaded.special_tokens(), len(ids)),
             '<div class="pg-meta">OK: renders without errors</div>',
             report.to_markdown(),
             views.tokens_html(ids, pieces, loaded.special_ids()),

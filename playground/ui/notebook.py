@@ -8,7 +8,6 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError
-from ..events import TokenInfo
 from ..prepare import ChatRequest
 from . import views
 from .core import Core, error_view, update_interval
@@ -58,35 +57,26 @@ class NotebookHandlers:
             return
         cancel = state.start_run(TAB)
         special = prepared.loaded.special_tokens()
-        continuation, tokens, final, last_push = "", [], None, 0.0
         notes = [*prepared.warnings, *self.core.backend_notes(prepared)]
         facts = f"{prepared.prompt_tokens} prompt tokens · " + " · ".join(views.md_text(w) for w in notes)
         # Streamed updates carry values only: a gr.skip() costs Gradio a component rebuild per update.
         pending = views.pending_tokens_html(bool(prepared.request.logprobs))
         yield notebook_html(text, "", special), f"_{facts}_", pending, ""
-        error: PlaygroundError | None = None
+        reply, last_push = None, 0.0
         try:
-            for event in self.core.streams.counted(self.core.engine.stream(prepared, cancel=cancel)):
-                continuation += event.text
-                tokens.extend(event.tokens)
-                final = event if event.done else final
+            for reply in self.core.streams.counted(self.core.engine.reply(prepared, cancel=cancel)):
                 now = time.monotonic()
-                if not event.done and now - last_push >= update_interval(len(continuation), self.core.streams.count):
+                if not reply.done and now - last_push >= update_interval(len(reply.text), self.core.streams.count):
                     last_push = now
-                    yield notebook_html(text, continuation, special), views.progress_line(event), pending, ""
-        except PlaygroundError as exc:
-            error = exc
-        except Exception as exc:  # reported inline, never raised into the server
-            error = PlaygroundError(f"generation failed: {type(exc).__name__}: {exc}")
+                    yield notebook_html(text, reply.text, special), views.progress_line(reply.event), pending, ""
         finally:
             state.end_run(TAB, cancel)
-        state.notebook_last = continuation
-        token_list: list[TokenInfo] = tokens
+        state.notebook_last = reply.text
         yield (
-            notebook_html(text, continuation, special),
-            views.stats_line(final) if final else "",
-            views.token_probs_html(token_list),
-            error_view(error) if error is not None else "",
+            notebook_html(text, reply.text, special),
+            views.reply_stats(reply),
+            views.token_probs_html(reply.tokens),
+            error_view(reply.error) if reply.error is not None else "",
         )
 
     def append(self, request: gr.Request, text: str) -> str:

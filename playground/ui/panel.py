@@ -15,22 +15,15 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError
+from ..options import options
 from ..prepare import resolve_settings
 from ..settings import DEFAULTABLE_FIELDS
 from . import views
 from .core import AUTO, Core
 from .inputs import ChatInputs
 
-#: The number boxes whose placeholders show the model's defaults, in the order of the load outputs.
-SETTING_BOXES = (
-    "temperature",
-    "top_p",
-    "min_p",
-    "top_k",
-    "repetition_penalty",
-    "repetition_context_size",
-    "max_tokens",
-)
+#: The setting boxes whose placeholders show the model's defaults, in the order of the load outputs.
+SETTING_BOXES = tuple(o.name for o in options())
 log = logging.getLogger(__name__)
 EFFORT_DEFAULT = "(the template's default)"
 _SOURCE = {"model": "the model's generation_config.json", "family": "the family preset", "default": "default"}
@@ -85,8 +78,8 @@ class PanelHandlers:
                 tag += f" (at most {prepared.settings.max_tokens} for {room}, to fit the context)"
             shown.append(f"{name} {value}{tag}")
         lines.append("**Settings:** " + ", ".join(shown))
-        if prepared.request.template_kwargs:
-            kwargs = ", ".join(f"`{k}={v!r}`" for k, v in prepared.request.template_kwargs.items())
+        if prepared.template_kwargs:
+            kwargs = ", ".join(f"`{k}={v!r}`" for k, v in prepared.template_kwargs.items())
             lines.append(f"**Template keywords:** {kwargs}")
         if prepared.reasoning != "none" or prepared.tool_calls != "none":
             lines.append(f"**Reply formats:** reasoning `{prepared.reasoning}`, tool calls `{prepared.tool_calls}`")

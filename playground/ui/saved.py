@@ -11,13 +11,15 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError
+from ..options import command_args, options
 from ..prepare import AUTO, PreparedChat
 from ..templates import CUSTOM_CHOICE, DEFAULT_SYSTEM_STRATEGY, MODEL_CHOICE
 from . import views
 from .core import Core
 from .inputs import ChatInputs
 
-#: The components a saved setting holds, in the order of the apply outputs.
+#: The components a saved setting holds, in the order of the apply outputs: the template settings, every option
+#: of the options table, the seed and the stop strings.
 SAVED_FIELDS = (
     "system",
     "template",
@@ -26,26 +28,11 @@ SAVED_FIELDS = (
     "tools",
     "enable_thinking",
     "reasoning_effort",
-    "temperature",
-    "top_p",
-    "min_p",
-    "top_k",
-    "repetition_penalty",
-    "repetition_context_size",
-    "max_tokens",
+    *(option.name for option in options()),
     "seed",
     "stop",
 )
 MAX_SAVED = 50
-_FLAGS = {
-    "temperature": "--temp",
-    "top_p": "--top-p",
-    "min_p": "--min-p",
-    "top_k": "--top-k",
-    "repetition_penalty": "--repetition-penalty",
-    "repetition_context_size": "--repetition-context-size",
-    "max_tokens": "--max-tokens",
-}
 
 
 class SavedHandlers:
@@ -153,11 +140,7 @@ def generate_command(prepared: PreparedChat, model: str, seed: int | None) -> st
     if request.continue_final:
         args.append("--continue-final")
     settings = prepared.settings
-    for name, flag in _FLAGS.items():
-        args += [flag, str(getattr(settings, name))]
-    for name, flag in (("presence_penalty", "--presence-penalty"), ("frequency_penalty", "--frequency-penalty")):
-        if getattr(settings, name):
-            args += [flag, str(getattr(settings, name))]
+    args += command_args(settings.to_dict())  # every option, as resolved: the command needs no defaults
     if seed is not None:
         args += ["--seed", str(seed)]
     if settings.stop:

@@ -48,7 +48,6 @@ class LastRun:
     """The last request of a chat, for the prompt panel ("the prompt of the last request") and the token view."""
 
     prepared: PreparedChat
-    finished_at: float
     tokens: tuple[TokenInfo, ...] = ()
     stats: str = ""
     seed: int | None = None

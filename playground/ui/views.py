@@ -496,6 +496,17 @@ def stats_line(event: GenerationEvent, *, show_local: bool = False) -> str:
     )
 
 
+def reply_stats(reply: Any, *, show_local: bool = False) -> str:
+    """The line under a reply that ended: its stats; a failed reply says whether a partial reply was kept."""
+    if reply.error is not None:
+        if reply.partial:
+            return f"**error** · partial reply kept: {reply.generated_tokens} tokens (it did not finish)"
+        return "**error** · nothing was generated"
+    if reply.final is None:
+        return "**cancelled** before it started · 0 tokens"
+    return stats_line(reply.final, show_local=show_local)
+
+
 def progress_line(event: GenerationEvent) -> str:
     """While a reply runs: queued (with position), processing the prompt, or generating."""
     if event.status == "queued":

@@ -65,6 +65,53 @@ TOOLS = [
         },
     },
 ]
+#: A tool with what schemas also hold (nested objects and arrays, enums, nullable and boolean fields, defaults, a
+#: response declaration) and one with no parameters: templates that rewrite schemas in their own notation differ here.
+RICH_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the catalogue.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Words to look for"},
+                    "limit": {"type": "integer", "description": "At most this many", "nullable": True},
+                    "sort": {"type": "string", "enum": ["new", "old"]},
+                    "filters": {
+                        "type": "object",
+                        "description": "Narrow it down",
+                        "properties": {
+                            "year": {"type": "integer"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["year"],
+                    },
+                    "options": {"type": "object"},
+                    "points": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                            "required": ["x", "y"],
+                        },
+                    },
+                    "exact": {"type": "boolean", "default": False},
+                },
+                "required": ["query"],
+            },
+            "response": {"type": "object", "description": "The hits."},
+        },
+    },
+    {"type": "function", "function": {"name": "now", "description": "The current time."}},
+]
+RICH_ARGS = {
+    "query": "Grüße",
+    "filters": {"year": 2024, "tags": ["a", "b"]},
+    "exact": True,
+    "points": [{"x": 1.5, "y": 2}],
+}
 CALL_ID = "call0A1b2"  # 9 alphanumerics: Mistral's templates reject other ids
 WEATHER_ARGS = {"city": "Paris", "unit": "celsius"}
 
@@ -82,6 +129,8 @@ def _kwarg_samples(kwarg) -> list:
     if kwarg.type == "string":
         samples = {"date_string": "15 Jan 2026", "model_identity": "You are Testy, a model made for tests."}
         return [samples.get(kwarg.name, "test value")]
+    if kwarg.type == "int":  # a thinking budget: off, a gear, between gears, past the last gear
+        return [0, 512, 1000, 20000] if "budget" in kwarg.name else [0, 1]
     if kwarg.name == "builtin_tools":
         return [["browser", "python"]]
     if kwarg.name.endswith("tools"):  # custom_tools, xml_tools, available_tools...: a list of tool definitions
@@ -89,8 +138,9 @@ def _kwarg_samples(kwarg) -> list:
     return [{"x": 1}]
 
 
-def build_cases(family: Family) -> dict[str, dict]:
-    """Case name -> inputs (messages, add_generation_prompt, tools, kwargs)."""
+def build_cases(family: Family, reference: str = "") -> dict[str, dict]:
+    """Case name -> inputs (messages, add_generation_prompt, tools, kwargs); `reference` is the official template
+    (what it reads decides a few extra cases; our preset's template when not given)."""
     arguments = json.dumps(WEATHER_ARGS) if family.tool_arguments == "string" else dict(WEATHER_ARGS)
     call = {"type": "function", "id": CALL_ID, "function": {"name": "get_weather", "arguments": arguments}}
     tool_result = {"role": T, "tool_call_id": CALL_ID, "name": "get_weather", "content": '{"temperature": 18}'}
@@ -186,6 +236,25 @@ def build_cases(family: Family) -> dict[str, dict]:
         agp=False,
         tools=TOOLS,
     )
+    rich_arguments = json.dumps(RICH_ARGS, ensure_ascii=False) if family.tool_arguments == "string" else RICH_ARGS
+    rich_call = {"type": "function", "id": CALL_ID, "function": {"name": "search", "arguments": rich_arguments}}
+    cases["tools_rich"] = case(
+        [
+            {"role": U, "content": "Find Grüße from 2024."},
+            {"role": A, "content": "", "tool_calls": [rich_call]},
+            {"role": T, "tool_call_id": CALL_ID, "name": "search", "content": '{"hits": []}'},
+        ],
+        tools=RICH_TOOLS,
+    )
+    # Content given as a list of text parts (OpenAI-style clients send it so); templates join, skip or re-encode them.
+    cases["content_parts"] = case(
+        [
+            {"role": U, "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]},
+            {"role": A, "content": [{"type": "text", "text": "Hello! How can I help?"}]},
+            {"role": U, "content": "What is 2+2?"},
+        ]
+    )
+    cases.update(_extra_cases(family, reference or family.template, call, tool_result, case))
     # Phi-4-mini takes its tools only from the system message's own "tools" field (a JSON string).
     cases["tools_in_system_message"] = case(
         [
@@ -201,6 +270,70 @@ def build_cases(family: Family) -> dict[str, dict]:
                 [{"role": U, "content": "Weather in Paris?"}], tools=TOOLS, kwargs={kwarg.name: value}
             )
     return cases
+
+
+#: Presets whose official template is the "tool_use" entry of a named template set: transformers applies it only
+#: when tools are passed (the "default" entry otherwise), so every case of theirs passes tools.
+TOOL_USE_TEMPLATES = {"hermes"}
+SECOND_CALL_ID = "call1C2d3"
+DOCUMENTS = [
+    {"title": "Paris weather", "text": "Paris is mild in spring, about 18 °C."},
+    {"title": "Notes", "text": "Umbrellas recommended."},
+]
+
+
+def _extra_cases(family: Family, template: str, call: dict, tool_result: dict, case) -> dict[str, dict]:
+    """Cases beyond the common set: parallel calls (several results in a row), and what a template reads that
+    others do not (documents, Command R7B's tool_plan, Nemotron's /think and /no_think flags)."""
+    add_args = {"a": 2, "b": 3}
+    add_args = json.dumps(add_args) if family.tool_arguments == "string" else add_args
+    second = {"type": "function", "id": SECOND_CALL_ID, "function": {"name": "add", "arguments": add_args}}
+    add_result = {"role": T, "tool_call_id": SECOND_CALL_ID, "name": "add", "content": "5"}
+    extra = {
+        "tool_parallel": case(
+            [
+                {"role": U, "content": "Weather in Paris, and 2+3?"},
+                {"role": A, "content": "", "tool_calls": [call, second]},
+                tool_result,
+                add_result,
+            ],
+            tools=TOOLS,
+        )
+    }
+    # Tools given as bare function schemas (no {"type": "function", "function": ...} wrapper), as some clients send
+    # them and as Apertus' template reads them (tool.name, tool.description).
+    functions = [t["function"] for t in TOOLS]
+    extra["tools_as_functions"] = case(_m((S, "You are a weather bot."), (U, "Weather in Paris?")), tools=functions)
+    extra["tool_round_trip_functions"] = case(
+        [
+            {"role": U, "content": "Weather in Paris?"},
+            {"role": A, "content": "", "tool_calls": [call]},
+            tool_result,
+            {"role": A, "content": "It is 18 °C in Paris."},
+            {"role": U, "content": "Thanks!"},
+        ],
+        tools=functions,
+    )
+    extra["tools_rich_as_functions"] = case(
+        _m((U, "Find Grüße from 2024.")), tools=[t.get("function", t) for t in RICH_TOOLS]
+    )
+    if "documents" in template:
+        extra["documents"] = {**case(_m((U, "Is it warm in Paris?"))), "documents": DOCUMENTS}
+        extra["documents_tools"] = {**case(_m((U, "Is it warm in Paris?")), tools=TOOLS), "documents": DOCUMENTS}
+    if "tool_plan" in template:
+        planned = {**call, "id": CALL_ID}
+        extra["tool_plan"] = case(
+            [
+                {"role": U, "content": "Weather in Paris?"},
+                {"role": A, "content": "", "tool_plan": "I will look up the weather.", "tool_calls": [planned]},
+                tool_result,
+            ],
+            tools=TOOLS,
+        )
+    if "/no_think" in template:
+        extra["flag_no_think_system"] = case(_m((S, "Be brief. /no_think"), (U, "Hi")))
+        extra["flag_think_user"] = case(_m((S, "/no_think"), (U, "Hi"), (A, "Hello!"), (U, "/think What is 2+2?")))
+    return extra
 
 
 class _FixedClock(datetime):
@@ -219,6 +352,7 @@ def render_official(template: str, family: Family, inputs: dict) -> dict:
             rendered, _ = ctu.render_jinja_template(
                 [messages],
                 tools=inputs["tools"],
+                documents=inputs.get("documents"),
                 chat_template=template,
                 add_generation_prompt=inputs["add_generation_prompt"],
                 bos_token=family.bos_token,
@@ -235,7 +369,9 @@ def make(name: str, reference_dir: Path) -> Path:
     template = (reference_dir / f"{name}.jinja").read_text(encoding="utf-8")
     sources = json.loads((reference_dir / "sources.json").read_text(encoding="utf-8"))
     cases = {}
-    for case_name, inputs in build_cases(family).items():
+    for case_name, inputs in build_cases(family, template).items():
+        if name in TOOL_USE_TEMPLATES and not inputs["tools"]:
+            inputs = {**inputs, "tools": TOOLS}
         cases[case_name] = {**inputs, **render_official(template, family, inputs)}
     data = {
         "preset": name,
