@@ -75,7 +75,10 @@ def plan_steering(
         notes.append(f"the thinking budget has no effect: {why}")
         budget = None
     if thinking is not None and thinking.start == "undecided" and constraint is not None and not thinking.open_ids:
-        notes.append(f"{thinking.end_text} has no opening token in this vocabulary: the reply cannot think first")
+        notes.append(
+            "the family's opening thinking tag is not one token in this vocabulary: under the constraint the reply "
+            "cannot start with a thinking block"
+        )
     if constraint is None:
         return SteeringPlan(None, None, thinking, budget, tuple(eos_ids), notes=tuple(notes))
     if not eos_ids:
