@@ -166,8 +166,9 @@ class SteeringProcessor:
                 self.forcing = list(self.plan.thinking.forced(self.in_body))
             if not self.forcing:
                 return None
-            allowed = np.zeros(max(self.forcing[0] + 1, 1), dtype=bool)
+            allowed = np.zeros(self.forcing[0] + 1, dtype=bool)
             allowed[self.forcing[0]] = True
+            self.forced_count += 1
             return _Decision(allowed, 1, BUDGET)
         if self.matcher is None or self.error:
             return None
@@ -185,6 +186,7 @@ class SteeringProcessor:
         if count == 0:
             self.error = "the constraint allows no token here (and no EOS token)"
             return None
+        self.forced_count += count == 1
         return _Decision(allowed, count, CONSTRAINT if count == 1 else None)
 
     def _apply(self, logits: Any, decision: _Decision, length: int) -> Any:
@@ -194,8 +196,6 @@ class SteeringProcessor:
         mask = decision.allowed[:width]
         if mask.shape[0] < width:
             mask = np.concatenate([mask, np.zeros(width - mask.shape[0], dtype=bool)])
-        if decision.forced is not None:
-            self.forced_count += 1
         if self.explain:
             top = mx.argmax(logits, axis=-1)
             top_logprob = mx.max(logits, axis=-1) - mx.logsumexp(logits, axis=-1)

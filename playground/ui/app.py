@@ -26,6 +26,8 @@ from .panel import EFFORT_DEFAULT, SETTING_BOXES, PanelHandlers
 from .saved import SAVED_FIELDS, SavedHandlers
 from .structured import compare_steering_controls, structured_output_controls
 
+#: Sampling inputs each Compare column has its own box for (the shared ones apply to every column).
+COLUMN_OWN = ("temperature", "repetition_penalty", "seed", "thinking_budget")
 GENERATION = "generation"  # concurrency group of the events that run the model
 INTRO = (
     "# MLX Template Playground\n"
@@ -601,8 +603,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
         # Compare.
         compare_values = {
             **panel_inputs,
-            **{k: v for k, v in sampling_inputs.items() if k not in ("temperature", "repetition_penalty", "seed")},
-            "thinking_budget": None,  # each column has its own
+            **{k: v for k, v in sampling_inputs.items() if k not in COLUMN_OWN},
             "max_tokens": compare_max,
             "system": compare_system,
             "system_strategy": strategy,
