@@ -37,10 +37,11 @@ from test_browser import (
 )
 
 from playground.ports import free_port
+from playground.tied import tied_popen
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
 KEY = "sk-browser-never-shown-5d1e"
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -68,7 +69,7 @@ def playground(mlx_server, tmp_path_factory):
                "--model", str(DEMO_MODEL), "--port", str(port), "--max-models", "2"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MLX_PLAYGROUND_API_KEY": KEY}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = tied_popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:

@@ -13,7 +13,7 @@ import pytest
 from conftest import DEMO_MODEL
 
 from playground.families import get_family
-from playground.templates import render
+from playground.templates import RenderCall, render
 
 NAMES = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Ivy", "Jack", "Kate", "Leo", "Mia",
          "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor", "Wendy", "Zoe"]
@@ -51,7 +51,7 @@ def reply(model, messages: list[dict], sampler) -> tuple[str, object]:
     """The model's reply to ``messages`` and the last generation response (finish reason, token count)."""
     import mlx_lm
 
-    prompt = render(get_family("chatml").template, messages, add_generation_prompt=True, family="chatml").text
+    prompt = render(get_family("chatml").template, messages, RenderCall(add_generation_prompt=True)).text
     text, last = "", None
     for last in mlx_lm.stream_generate(*model, prompt, max_tokens=MAX_TOKENS, sampler=sampler):
         text += last.text
@@ -125,6 +125,7 @@ def test_the_first_conversation_sampled_at_the_defaults(model, seed):
     assert re.search(r"= 9\b", replies[1]) and "Emma" in replies[3], replies
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_name_is_recalled_over_four_and_five_turns(model, name):
     four = converse(model, ["Hello!", "What is 4 + 5?", f"My name is {name}.", "What is my name?"])
@@ -134,6 +135,7 @@ def test_every_name_is_recalled_over_four_and_five_turns(model, name):
     assert f"Your name is {name}." in five[-1], five
 
 
+@pytest.mark.slow
 def test_every_trained_arithmetic_fact_is_answered_exactly(model):
     from mlx_lm.sample_utils import make_sampler
 
