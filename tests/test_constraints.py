@@ -203,6 +203,34 @@ def test_without_a_budget_the_thinking_runs_on(engine, qwen3):
     assert "</think>" not in result.text and result.final.steering is None
 
 
+@pytest.fixture(scope="module")
+def qwen3_bytes(engine, tmp_path_factory):
+    """The Qwen3 fixture with a byte-level tokenizer (llguidance reads it; the special tokens keep their ids, so
+    the model still never picks one by itself)."""
+    from toy_qwen3 import SPECIAL_TOKENS, build_toy_qwen3
+
+    from playground.toy import write_byte_tokenizer
+
+    folder = build_toy_qwen3(tmp_path_factory.mktemp("models") / "toy-qwen3-bytes", suppress_special=True)
+    words = json.loads((folder / "tokenizer.json").read_text())["added_tokens"]
+    tok = write_byte_tokenizer(folder, [], SPECIAL_TOKENS, 512, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    assert all(tok.token_to_id(t["content"]) == t["id"] for t in words if t["content"] in SPECIAL_TOKENS)
+    return engine.load(str(folder))
+
+
+@pytest.mark.parametrize("budget", [0, 4])
+def test_the_constraint_starts_after_the_thinking_that_the_budget_ended(engine, qwen3_bytes, budget):
+    request = thinking_request(budget, max_tokens=60).replace(constraint=Constraint("regex", "(yes|no)"))
+    prepared = engine.prepare(qwen3_bytes, request)
+    assert prepared.steering.summary()["applies"] == "after the thinking"
+    result = engine.generate(prepared)
+    end = [t.id for t in result.tokens].index(qwen3_bytes.tokenizer.convert_tokens_to_ids("</think>"))
+    assert end == budget and all(t.allowed is None for t in result.tokens[:end])  # the thinking ran free
+    assert all(t.allowed is not None for t in result.tokens[end + 1 :])  # then the answer was masked
+    parsed = parse_reply(result.text, "think", prompt=prepared.text)
+    assert parsed.content in ("yes", "no") and result.final.finish_reason == "stop"
+
+
 def test_a_budget_on_a_family_without_thinking_is_reported(engine, demo):
     budget = GenerationSettings(thinking_budget=5, max_tokens=10)
     prepared = engine.prepare(demo, request().replace(settings=budget))

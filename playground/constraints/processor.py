@@ -130,19 +130,21 @@ class SteeringProcessor:
         if token in self._eos:
             return  # the reply ends here
         if self.phase == "answer":
-            if self.matcher is not None and not self.error and not self.matcher.consume_token(token):
-                self.error = self.matcher.get_error() or f"the constraint rejected token {token}"
+            self._feed(token)
             return
         if self.phase == "undecided":
             if token in self.plan.thinking.open_ids:
                 self.phase = "thinking"
                 return
-            if self.matcher is None and not self._piece(token).strip():
-                return  # whitespace before a block the model may still open
-            self.phase = "answer"
-            self._advance(token)
+            self._feed(token)
+            if self._piece(token).strip():  # whitespace may still come before a block (GLM writes "\n<think>")
+                self.phase = "answer"
             return
         self._think(token)
+
+    def _feed(self, token: int) -> None:
+        if self.matcher is not None and not self.error and not self.matcher.consume_token(token):
+            self.error = self.matcher.get_error() or f"the constraint rejected token {token}"
 
     def _think(self, token: int) -> None:
         thinking = self.plan.thinking
