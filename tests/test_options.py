@@ -53,6 +53,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a fresh interpreter: the setting is added before anything reads the table
 def test_a_setting_added_to_the_table_reaches_every_edge():
     proc = subprocess.run(
         [sys.executable, "-c", ADD_A_SETTING, str(ROOT / "assets" / "demo-model")],
