@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import jsonschema
-from test_cli_generate import run
 
 SCHEMA = {
     "type": "object",
@@ -20,10 +19,10 @@ def last_json(out):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_generate_json_schema_with_token_probabilities(tmp_path):
+def test_generate_json_schema_with_token_probabilities(cli, tmp_path):
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
-    code, out, err = run(
+    code, out, err = cli(
         "generate",
         "--prompt",
         "What is 4 + 5?",
@@ -45,16 +44,16 @@ def test_generate_json_schema_with_token_probabilities(tmp_path):
     assert (first["text"], first["allowed"], first["forced"]) == ("{", 1, "constraint") and first["wanted"]["text"]
 
 
-def test_generate_regex_streams_the_constrained_answer():
-    code, out, err = run("generate", "--prompt", "Hello!", "--regex", "(Hi|Hello)! I am [A-Z][a-z]+\\.", "--temp", "0")
+def test_generate_regex_streams_the_constrained_answer(cli):
+    code, out, err = cli("generate", "--prompt", "Hello!", "--regex", "(Hi|Hello)! I am [A-Z][a-z]+\\.", "--temp", "0")
     assert code == 0, err
     assert out.strip().startswith(("Hi! I am ", "Hello! I am ")) and out.strip().endswith(".")
 
 
-def test_compare_one_grammar_for_every_column(tmp_path):
+def test_compare_one_grammar_for_every_column(cli, tmp_path):
     grammar = tmp_path / "yes-no.lark"
     grammar.write_text('start: "Answer: " ("yes" | "no")')
-    code, out, err = run(
+    code, out, err = cli(
         "compare",
         "--prompt",
         "Hello!",
@@ -74,15 +73,15 @@ def test_compare_one_grammar_for_every_column(tmp_path):
     assert all(c["batch_size"] == 2 and c["steering"]["complete"] for c in columns)
 
 
-def test_thinking_budget_is_a_flag_of_the_options_table():
-    code, out, err = run("generate", "--prompt", "Hello!", "--thinking-budget", "5", "--max-tokens", "8", "--json")
+def test_thinking_budget_is_a_flag_of_the_options_table(cli):
+    code, out, err = cli("generate", "--prompt", "Hello!", "--thinking-budget", "5", "--max-tokens", "8", "--json")
     assert code == 0, err
     data = last_json(out)
     assert data["settings"]["thinking_budget"] == 5
     assert any("thinking budget has no effect" in w for w in data["warnings"])  # the demo model does not think
 
 
-def test_bad_constraint_flags_get_error_and_hint(tmp_path):
+def test_bad_constraint_flags_get_error_and_hint(cli, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"type": "objectx"}')
     cases = [
@@ -94,6 +93,6 @@ def test_bad_constraint_flags_get_error_and_hint(tmp_path):
         (["--thinking-budget", "-1"], "thinking_budget must be an integer in [0, 32768], got -1", "hint:"),
     ]
     for flags, message, hint in cases:
-        code, _, err = run("generate", "--prompt", "Hello!", *flags)
+        code, _, err = cli("generate", "--prompt", "Hello!", *flags)
         assert code == 2 and message in err and hint in err, (flags, err)
         assert "Traceback" not in err
