@@ -96,3 +96,13 @@ def test_bad_constraint_flags_get_error_and_hint(cli, tmp_path):
         code, _, err = cli("generate", "--prompt", "Hello!", *flags)
         assert code == 2 and message in err and hint in err, (flags, err)
         assert "Traceback" not in err
+
+
+def test_render_json_reports_the_requests_constraint(cli, tmp_path):
+    messages = tmp_path / "chat.json"
+    messages.write_text(json.dumps([{"role": "user", "content": "Hello!"}]))
+    code, out, err = cli("render", "--preset", "chatml", "--messages", str(messages), "--regex", "[0-9]+", "--json")
+    assert code == 0, err
+    assert last_json(out)["constraint"] == {"kind": "regex", "regex": "[0-9]+"}
+    code, out, _ = cli("render", "--preset", "chatml", "--messages", str(messages), "--json")
+    assert "constraint" not in last_json(out)

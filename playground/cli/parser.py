@@ -186,6 +186,7 @@ def _render_command(sub: argparse._SubParsersAction) -> None:
         help="what to do with a system message when the template has no system role (default: merge)",
     )
     template_options(p)
+    constraint_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with prompt, source, family, warnings")
     p.set_defaults(func=cmd_render)
 
