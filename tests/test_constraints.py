@@ -336,6 +336,7 @@ BAD = [
     ("grammar", "start: foo", 'the grammar is not valid: at 1(8): unknown name: "foo"', "Lark"),
     ("grammar", 'root ::= "yes" | (', "the grammar is neither Lark nor valid GBNF: Expected ')'", "GBNF"),
     ("tool_call", "", "not available for the 'none' tool-call format", "choose a template of such a family"),
+    ("regex", "Hi[a&&b]", "no text can satisfy the regex 'Hi[a&&b]' constraint", "impossible part"),
 ]
 
 
@@ -353,6 +354,15 @@ def test_a_tool_that_is_not_there_and_no_tools(engine, demo):
     assert info.value.hint == "choose one of: get_weather"
     with pytest.raises(ConstraintError, match="'require a tool call' needs tools in the request"):
         engine.prepare(demo, asked.replace(template="qwen3", tools=None))
+
+
+def test_a_grammar_that_runs_into_a_dead_end_ends_the_reply_with_a_typed_error_and_the_text_kept(engine, demo):
+    """The first step allows "Hi", after which nothing can follow: the reply fails there, never unconstrained."""
+    dead_end = Constraint("grammar", 'start: "Hi" EMPTY\nEMPTY: /[a&&b]/')
+    *_, reply = engine.reply(engine.prepare(demo, request(constraint=dead_end, temperature=0)))
+    assert reply.finish_reason == "error" and reply.text == "Hi" and reply.partial
+    assert "the constraint failed after 1 tokens: the constraint allows no token here" in reply.error.message
+    assert "simplify the constraint" in reply.error.hint
 
 
 def test_unknown_kinds_and_bad_budgets(tmp_path):

@@ -91,8 +91,24 @@ def plan_steering(
     part = answer_part(constraint, request.tools, tool_calls, (ll, vocab))
     grammar = build_grammar(part, leading_newlines=thinking is not None)
     check_grammar(grammar, ll, constraint)
+    _check_start(grammar, ll, constraint)
     resume_ids = _resume(grammar, ll, resume) if resume and (thinking is None or thinking.start == "answer") else ()
     return SteeringPlan(constraint, grammar, thinking, budget, tuple(eos_ids), resume_ids, tuple(notes), ll)
+
+
+def _check_start(grammar: str, ll: Any, constraint: Constraint) -> None:
+    """Refuse a constraint no text can satisfy (its first step allows no token, e.g. the regex ``a[b&&c]``)."""
+    import numpy as np
+    from llguidance import LLMatcher
+
+    matcher = LLMatcher(ll, grammar)
+    allowed = np.unpackbits(np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
+    allowed[[i for i in ll.eos_tokens if i < allowed.shape[0]]] = 0
+    if not allowed.any() and not matcher.is_accepting():
+        raise ConstraintError(
+            f"no text can satisfy the {constraint.describe()} constraint: it allows no first token",
+            hint="check it for an impossible part (an empty character class, contradictory schema keywords)",
+        )
 
 
 def _continued_text(request: Any) -> str:

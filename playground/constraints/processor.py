@@ -63,6 +63,7 @@ class SteeringProcessor:
         self.masked = 0
         self.mask_seconds = 0.0
         self.error: str | None = None
+        self.error_at: int | None = None  # the sequence index of the first token the steering could not vouch for
         self.notes: dict[int, StepNote] = {}
         self._tokenizer = tokenizer
         self._tail = ""
@@ -91,7 +92,7 @@ class SteeringProcessor:
                 mx.async_eval(logits)  # the forward pass runs while the grammar computes the mask
                 for token in tokens[self.seen : length].tolist():
                     self._advance(int(token))
-            self.seen = max(self.seen, length)
+                    self.seen += 1  # the index of the next token
             self._decision = (length, self._decide())
         decision = self._decision[1]
         if decision is None:
@@ -145,6 +146,7 @@ class SteeringProcessor:
     def _feed(self, token: int) -> None:
         if self.matcher is not None and not self.error and not self.matcher.consume_token(token):
             self.error = self.matcher.get_error() or f"the constraint rejected token {token}"
+            self.error_at = self.seen
 
     def _think(self, token: int) -> None:
         thinking = self.plan.thinking
@@ -187,6 +189,7 @@ class SteeringProcessor:
         count = int(allowed.sum())
         if count == 0:
             self.error = "the constraint allows no token here (and no EOS token)"
+            self.error_at = self.seen
             return None
         self.forced_count += count == 1
         return _Decision(allowed, count, CONSTRAINT if count == 1 else None)

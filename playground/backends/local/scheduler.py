@@ -349,16 +349,7 @@ class Scheduler:
         token, logprobs, finish, cache, all_tokens = payload
         if ticket.finished:
             return
-        if ticket.steering is not None and ticket.steering.error:  # never go on unconstrained
-            if finish is None:
-                unit.remove(ticket)
-            self._fail(
-                ticket,
-                GenerationError(
-                    f"the constraint failed after {ticket.generated} tokens: {ticket.steering.error}",
-                    hint="simplify the constraint or raise max tokens; if it persists, report it",
-                ),
-            )
+        if ticket.steering is not None and ticket.steering.error and self._steering_failed(ticket, unit, token, finish):
             return
         if token is None:  # the solo generator ran out
             self._give_back(ticket, cache, all_tokens or [])
@@ -403,6 +394,31 @@ class Scheduler:
             delta = ticket.text[ticket.emitted : safe] if safe > ticket.emitted else ""
             ticket.emitted = max(ticket.emitted, safe)
             ticket.put(ticket.event(delta, tokens=(info,) if info else (), status="generating"))
+
+    def _steering_failed(self, ticket: Ticket, unit: Any, token: int | None, finish: str | None) -> bool:
+        """The constraint cannot go on (a dead end of its grammar): the reply ends with an error at the first
+        token it could not vouch for, the text before it kept; never unconstrained. False: not yet."""
+        position = ticket.prepared.prompt_tokens + ticket.generated  # this token's index in the sequence
+        if position + 1 < ticket.steering.error_at:
+            return False
+        if position < ticket.steering.error_at and token is not None:  # this token is still good: keep its text
+            ticket.generated += 1
+            ticket.produced.append(int(token))
+            ticket.detokenizer.add_token(int(token))
+            ticket.detokenizer.finalize()
+            ticket.text += ticket.detokenizer.last_segment
+            ticket.put(ticket.event(ticket.text[ticket.emitted :], status="generating"))
+            ticket.emitted = len(ticket.text)
+        if finish is None:
+            unit.remove(ticket)
+        self._fail(
+            ticket,
+            GenerationError(
+                f"the constraint failed after {ticket.generated} tokens: {ticket.steering.error}",
+                hint="simplify the constraint or raise max tokens; if it persists, report it",
+            ),
+        )
+        return True
 
     def _closing(self, ticket: Ticket, finish: str, stop_token: str | None, info: TokenInfo | None) -> GenerationEvent:
         """The final event, carrying the text not yet emitted (held back for stop strings, or flushed)."""
