@@ -408,7 +408,7 @@ def run_bench(
         request = ChatRequest(messages=({"role": "user", "content": "Hello! " * 8},), settings=settings, wire_eos=False)
         progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
         bench = BenchContext(engine, loaded, model, request, tokens, repeats, progress)
-        for part in (engine_figures, structured_figures, ui_figures):
+        for part in (engine_figures, ui_figures, structured_figures):
             results.update(part(bench))
         progress(
             f"time to first token over {turns} chat turns: with KV-cache reuse and plain mlx-lm with its prompt "
