@@ -349,16 +349,6 @@ TOOLS = [
         },
     }
 ]
-KWARG_ROWS = [(p, k.name) for p in GROUP for k in get_family(p).kwargs if k.default is not None]
-
-
-@pytest.mark.parametrize(("preset", "kwarg"), KWARG_ROWS, ids=[f"{p}-{k}" for p, k in KWARG_ROWS])
-def test_declared_default_renders_like_no_keyword(preset, kwarg):
-    family = get_family(preset)
-    default = family.kwarg(kwarg).default
-    for tools in (None, TOOLS):
-        plain = render_family(family, CHAT, tools=tools, now=NOW).text
-        assert render_family(family, CHAT, tools=tools, now=NOW, template_kwargs={kwarg: default}).text == plain
 
 
 def test_every_group_preset_declares_its_formats_and_sources():

@@ -346,17 +346,6 @@ TOOLS = [
         },
     }
 ]
-KWARG_ROWS = [(p, k.name) for p in GROUP for k in get_family(p).kwargs if k.default is not None]
-
-
-@pytest.mark.parametrize(("preset", "kwarg"), KWARG_ROWS, ids=[f"{p}-{k}" for p, k in KWARG_ROWS])
-def test_declared_default_renders_like_no_keyword(preset, kwarg):
-    family = get_family(preset)
-    default = family.kwarg(kwarg).default
-    declared = [t["function"] for t in TOOLS] if preset == "apertus" else TOOLS  # Apertus reads bare functions
-    for tools in (None, declared):
-        plain = render_family(family, CHAT, tools=tools, now=NOW).text
-        assert render_family(family, CHAT, tools=tools, now=NOW, template_kwargs={kwarg: default}).text == plain
 
 
 @pytest.mark.parametrize("preset", GROUP)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from preset_cases import CASES, EXPECTED
 
-from playground.families import registry
+from playground.families import get_family, registry
 from playground.templates import render_family
 
 REQUIRED = [
@@ -91,3 +92,33 @@ def test_qwen25_tools_and_tool_calls():
     assert '<tools>\n{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}\n</tools>' in text
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>' in text
     assert "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n" in text
+
+
+KWARG_ROWS = [(f.name, k.name) for f in registry() for k in f.kwargs if k.default is not None and not f.encoder]
+KW_CHAT = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "2+2?"},
+]
+KW_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two integers.",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        },
+    }
+]
+
+
+@pytest.mark.parametrize(("preset", "kwarg"), KWARG_ROWS, ids=[f"{p}-{k}" for p, k in KWARG_ROWS])
+def test_a_declared_keyword_default_renders_like_no_keyword(preset, kwarg):
+    """A preset's declared default is how its template behaves without the keyword (with and without tools)."""
+    family = get_family(preset)
+    default = family.kwarg(kwarg).default
+    now = datetime(2026, 1, 15, 9, 30)
+    declared = [t["function"] for t in KW_TOOLS] if preset == "apertus" else KW_TOOLS  # Apertus reads bare functions
+    for tools in (None, declared):
+        plain = render_family(family, KW_CHAT, tools=tools, now=now).text
+        assert render_family(family, KW_CHAT, tools=tools, now=now, template_kwargs={kwarg: default}).text == plain

@@ -36,7 +36,7 @@ CHAT_DEFAULTS = dict(
     wire_eos=True, backend="local", base_url="", api_key="", served_model="", system="", template="auto",
     system_strategy="merge", enable_thinking=True, reasoning_effort="", template_kwargs="", tools="",
     temperature="0", top_p="", min_p="", top_k="", repetition_penalty="", repetition_context_size="",
-    presence_penalty="", frequency_penalty="", max_tokens="40", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
+    presence_penalty="", frequency_penalty="", max_tokens="40", thinking_budget="", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
 )
 
 
@@ -578,6 +578,7 @@ def test_saved_settings_save_apply_delete(app):
     assert r is not None
 
 
+@pytest.mark.slow
 def test_the_exported_command_reproduces_the_last_run(app, tmp_path):
     r = req()
     send(app, r, "Hello!", seed="3", temperature="1.2", stop="zzz\nqqq")
@@ -653,6 +654,7 @@ def is_update(value):
     return isinstance(value, dict) and "update" in str(value.get("__type__", ""))
 
 
+@pytest.mark.slow
 def test_streamed_updates_carry_values_only(app):
     """While a reply streams, every update the handlers yield holds plain values: an update dict in a streamed
     output costs the server a component rebuild each time (four of them at 20 updates a second took a quarter

@@ -37,6 +37,7 @@ from .layout import (
     build_lab,
     build_notebook,
     build_sidebar,
+    sliders,
 )
 from .notebook import NotebookHandlers
 from .panel import PanelHandlers
@@ -46,7 +47,8 @@ from .wiring import Wiring
 PANEL = ("wire_eos", "backend", "base_url", "api_key", "served_model")
 TEMPLATE = ("system", "template", "system_strategy", "enable_thinking", "reasoning_effort", "template_kwargs", "tools")
 SAMPLING = (*(o.name for o in options()), "seed", "stop", "logprobs")
-CHAT = (*PANEL, *TEMPLATE, *SAMPLING, "message")
+CONSTRAINT = ("constraint_kind", "json_schema", "constraint_regex", "constraint_grammar", "constraint_tool")
+CHAT = (*PANEL, *TEMPLATE, *SAMPLING, *CONSTRAINT, "message")
 #: What the streaming step writes, and what the steps that accept a request write.
 STREAM = ("chat", "stats", "tokens", "branch_label", "chat_error")
 ACCEPT = ("chat", "message", "chat_error", "prompt", "stats")
@@ -55,7 +57,7 @@ RERUN = ("chat", "chat_error", "prompt", "stats", "tokens")
 #: Views that describe the conversation on screen: every action that changes it writes them all.
 CONVERSATION = ("chat", "chat_error", "prompt", "stats", "tokens", "branch_row", "branch_label")
 #: What Load (and the page's first load) writes.
-LOAD = ("model", "summary", "status", "template", *(o.name for o in options()), "enable_thinking",
+LOAD = ("model", "summary", "status", "template", *(o.name for o in sliders()), "enable_thinking",
         "reasoning_effort", "model_error", "settings_line")  # fmt: skip
 #: Words Gradio's page announces without a translation of its own (its status tracker says "common.complete"
 #: when a step that shows progress ends).
@@ -158,7 +160,8 @@ def _wire_panel(app: PlaygroundApp, wire: Wiring, parts: Parts, demo: gr.Blocks)
     describe_triggers = [
         page[name].change
         for name in ("model", "wire_eos", "backend", "base_url", "served_model", "template", "enable_thinking",
-                     "reasoning_effort", "template_kwargs", "tools", "seed", "stop", *sliders)
+                     "reasoning_effort", "template_kwargs", "tools", "seed", "stop", "thinking_budget", *CONSTRAINT,
+                     *sliders)
     ]  # fmt: skip
     wire.on(
         describe_triggers,
@@ -180,7 +183,7 @@ def _wire_chat(app: PlaygroundApp, wire: Wiring, parts: Parts) -> None:
     # Server URL and key boxes count only when left (every keystroke would ask a half-typed address).
     edits = [
         *(page[name].change for name in ("message", *TEMPLATE, "wire_eos", "backend", *parts.sidebar.sliders,
-                                          "seed", "stop")),
+                                          "seed", "stop", "thinking_budget", *CONSTRAINT)),
         page["base_url"].blur, page["base_url"].submit, page["api_key"].blur, page["served_model"].blur,
     ]  # fmt: skip
     wire.on(edits, app.chat.preview, CHAT, ("prompt",), api_name="prompt_preview", api_visibility="public",

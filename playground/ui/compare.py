@@ -30,8 +30,12 @@ from .inputs import ChatInputs, _number
 from .layout import COLUMNS, column_key
 
 TAB = "compare"
-#: A column's own fields: its template, thinking, backend, and the options the table marks ``compare``.
-COLUMN_FIELDS = ("template", *(o.name for o in options() if o.compare), "enable_thinking", "backend")
+#: A column's own structured output (see playground.ui.structured).
+CONSTRAINT_FIELDS = ("constraint_kind", "json_schema", "constraint_regex", "constraint_grammar", "constraint_tool")
+#: A column's own fields: its template, thinking, backend, structured output, and the options the table marks
+#: ``compare`` (temperature, repetition penalty, thinking budget).
+COLUMN_FIELDS = ("template", *(o.name for o in options() if o.compare), "enable_thinking", "backend",
+                 *CONSTRAINT_FIELDS)  # fmt: skip
 #: The model panel's fields a column uses (its backend when the column says "server", the EOS wiring).
 PANEL_FIELDS = ("wire_eos", "backend", "base_url", "api_key", "served_model")
 
@@ -97,7 +101,7 @@ class CompareHandlers:
                       logprobs=bool(values.get("logprobs", True)))  # fmt: skip
         prepared = []
         for index in range(1, (3 if values.get("third") else 2) + 1):
-            column = {f: values.get(column_key(f, index)) for f in COLUMN_FIELDS}
+            column = {f: values[column_key(f, index)] for f in COLUMN_FIELDS if column_key(f, index) in values}
             remote = column.pop("backend") == "server"
             inputs = ChatInputs.from_values(
                 {**shared, **column, "backend": shared.get("backend") if remote else "local"}

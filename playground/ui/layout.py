@@ -23,6 +23,7 @@ from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 from . import views
 from .core import AUTO, Core
 from .slider import SettingSlider
+from .structured import compare_steering_controls, structured_output_controls
 
 EFFORT_DEFAULT = "(the template's default)"
 SAVED_KEY = "mlx-playground-saved-settings"
@@ -49,6 +50,19 @@ class Page:
 
     def pick(self, *names: str) -> dict[str, Any]:
         return {name: self.components[name] for name in names}
+
+
+def _unset_box(option: Option, elem_id: str) -> gr.Textbox:
+    """An option whose unset value means off (the thinking budget): a box, empty = off (a slider has no "off")."""
+    return gr.Textbox(
+        value="", label=f"{option.label} (empty = none)", info=option.help, elem_id=elem_id, placeholder="none",
+        max_lines=1,
+    )  # fmt: skip
+
+
+def sliders() -> tuple[Option, ...]:
+    """The options shown as sliders: those with a value in use by default."""
+    return tuple(o for o in options() if o.default is not None)
 
 
 def _slider(option: Option, elem_id: str, value: Any = None, **kwargs: Any) -> SettingSlider:
@@ -169,6 +183,9 @@ def build_sampling(page: Page) -> dict[str, Any]:
     sliders, resets = {}, {}
     with gr.Accordion("Sampling (Chat and Notebook)", open=True, elem_id="sampling-section"):
         for option in options():
+            if option.default is None:  # unset means off (the thinking budget): a box, empty = off
+                page.add(option.name, _unset_box(option, option.elem_id))
+                continue
             with gr.Row(equal_height=True, elem_classes=["pg-slider-row"]):
                 sliders[option.name] = page.add(option.name, _slider(option, option.elem_id, buttons=[]))
                 resets[option.name] = gr.Button(
@@ -246,6 +263,14 @@ def build_prompt_section(page: Page) -> gr.Accordion:
     return section
 
 
+def build_structured_section(page: Page) -> gr.Accordion:
+    """Structured output for the Chat: the kind and the box it reads (schema, regex, grammar, tool name)."""
+    with gr.Accordion("Structured output (Chat)", open=False, elem_id="structured-section") as section:
+        for name, component in structured_output_controls().items():
+            page.add(name, component)
+    return section
+
+
 def build_saved_section(page: Page) -> gr.Accordion:
     with gr.Accordion("Saved settings", open=False, elem_id="saved-section") as section:
         # A fixed secret: saved settings (nothing secret) survive a server restart.
@@ -269,10 +294,12 @@ def build_sidebar(page: Page) -> Sidebar:
     with gr.Column(scale=1, min_width=330, elem_id="settings-sidebar") as column:
         sampling = build_sampling(page)
         prompt_section = build_prompt_section(page)
+        structured = build_structured_section(page)
         saved = build_saved_section(page)
     page.add("sidebar", column)
     page.add("prompt_section", prompt_section)
-    return Sidebar(column=column, **sampling, prompt_section=prompt_section, sections={"saved": saved})
+    sections = {"structured": structured, "saved": saved}
+    return Sidebar(column=column, **sampling, prompt_section=prompt_section, sections=sections)
 
 
 # ---------------------------------------------------------------------------------------------- chat
@@ -386,7 +413,7 @@ def _compare_column(page: Page, index: int, default: str, local: bool) -> dict[s
         )
     }  # fmt: skip
     for option in options():
-        if option.compare:
+        if option.compare and option.default is not None:  # the thinking budget: with the column's steering
             inputs[column_key(option.name, index)] = _slider(
                 option,
                 f"compare-{option.elem_id}-{index}",
@@ -404,6 +431,7 @@ def _compare_column(page: Page, index: int, default: str, local: bool) -> dict[s
         label="Tokens from",
         elem_id=f"compare-backend-{index}",
     )
+    inputs.update(compare_steering_controls(index))
     page.add(column_key("compare_prompt", index), gr.HTML(elem_id=f"compare-prompt-{index}"))
     page.add(
         column_key("compare_chat", index),

@@ -18,16 +18,15 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError
-from ..options import options
 from ..prepare import resolve_settings
 from ..settings import DEFAULTABLE_FIELDS
 from . import views
 from .core import AUTO, Core
 from .inputs import MARKED_FIELDS, ChatInputs, bad_field
-from .layout import EFFORT_DEFAULT
+from .layout import EFFORT_DEFAULT, sliders
 
-#: The settings with a slider, in the options table's order.
-SETTING_BOXES = tuple(o.name for o in options())
+#: The settings with a slider (a value in use by default), in the options table's order.
+SETTING_BOXES = tuple(o.name for o in sliders())
 log = logging.getLogger(__name__)
 _SOURCE = {"model": "the model's generation_config.json", "family": "the family preset", "default": "default"}
 #: The settings line under the sliders says where a value comes from in a word ("yours" when nothing is said).
