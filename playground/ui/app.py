@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..api.routes import api_routes
 from ..engine import Engine
 from ..messages import SAMPLE_CONVERSATION
 from ..models import DEMO_MODEL_ALIAS
@@ -667,8 +668,10 @@ def serve(
     concurrency: int = 8,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
+    api: Any = None,
 ) -> gr.Blocks:
-    """Build and launch the app; returns the Blocks (useful with ``prevent_thread_lock``)."""
+    """Build and launch the app; returns the Blocks (useful with ``prevent_thread_lock``). ``api``: a
+    :class:`playground.api.service.ApiService` whose OpenAI-compatible routes are served on the same port."""
     app = PlaygroundApp(engine or Engine(), default_model=model)
     app.core.exposed = share or host not in ("127.0.0.1", "localhost", "::1")
     demo = build_blocks(app, generation_concurrency=concurrency)
@@ -683,6 +686,8 @@ def serve(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         show_error=False,
+        # The API's routes go first in Gradio's FastAPI app (its ``app_kwargs``), so they answer /v1/... themselves.
+        app_kwargs={"routes": api_routes(api)} if api is not None else None,
         # No allowed_paths: the page shows only files Gradio made (uploads) and the sessions' checked image
         # copies in the system temp dir (playground.ui.images), never other files of the working directory.
     )

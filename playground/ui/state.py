@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends.local.prompt_cache import PromptCacheState
+from ..backends.local.prompt_cache import PromptCacheState, SharedPromptCache
 from ..events import GenerationEvent, TokenInfo
 from ..messages import Message
 from ..prepare import PreparedChat
@@ -172,8 +172,14 @@ class SessionState:
 class Sessions:
     """Session states by Gradio session hash, least recently used forgotten first."""
 
-    def __init__(self, max_sessions: int = MAX_SESSIONS, max_cached: int = MAX_CACHED_CONVERSATIONS):
+    def __init__(
+        self,
+        max_sessions: int = MAX_SESSIONS,
+        max_cached: int = MAX_CACHED_CONVERSATIONS,
+        shared_cache: SharedPromptCache | None = None,
+    ):
         self._states: OrderedDict[str, SessionState] = OrderedDict()
+        self.shared_cache = shared_cache  # the engine's pool: sessions reuse each other's KV caches
         self._lock = threading.Lock()
         self.max_sessions = max_sessions
         self.max_cached = max_cached
@@ -187,7 +193,8 @@ class Sessions:
         with self._lock:
             state = self._states.get(key)
             if state is None:
-                state = self._states[key] = SessionState(model=default_model)
+                cache = PromptCacheState(shared=self.shared_cache)
+                state = self._states[key] = SessionState(model=default_model, cache=cache)
             self._states.move_to_end(key)
             while len(self._states) > self.max_sessions:
                 self._states.popitem(last=False)[1].forget()
