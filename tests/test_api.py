@@ -115,7 +115,9 @@ def test_logprobs_are_the_engines_token_probabilities(api, api_engine):
     expected, _ = engine_reply(api_engine, HELLO, **GREEDY)
     loaded = api_engine.load(str(DEMO_MODEL))
     with_probs = api_engine.generate(
-        api_engine.prepare(loaded, ChatRequest(messages=tuple(HELLO), settings=GenerationSettings(**GREEDY), logprobs=3))
+        api_engine.prepare(
+            loaded, ChatRequest(messages=tuple(HELLO), settings=GenerationSettings(**GREEDY), logprobs=3)
+        )
     )
     reply = client(url).chat.completions.create(
         model="demo-model", messages=HELLO, logprobs=True, top_logprobs=3, **GREEDY
@@ -182,7 +184,9 @@ def test_a_tool_loop_call_result_answer(api_engine, scripted_qwen3, stream):
         else:
             calls, finish, content = first.choices[0].message.tool_calls, first.choices[0].finish_reason, ""
         assert finish == "tool_calls" and not content.strip()
-        assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("get_weather", {"city": "Paris"})]
+        assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+            ("get_weather", {"city": "Paris"})
+        ]
         assert calls[0].id.startswith("call_")
         assert '"name": "get_weather"' in service.log.records()[0].prepared.text  # the tools are in the prompt
         call = {"id": calls[0].id, "type": "function", "function": calls[0].function.model_dump()}
@@ -297,9 +301,21 @@ def test_requests_beyond_the_queue_get_429_with_retry_after(endless):
     [
         ("POST", "/chat/completions", b"{not json", 400, "not valid JSON"),
         ("POST", "/chat/completions", {"model": "demo-model", "messages": HELLO, "temperature": 9}, 400, "temperature"),
-        ("POST", "/chat/completions", {"messages": HELLO, "response_format": {"type": "json_object"}}, 400, "not supported"),
+        (
+            "POST",
+            "/chat/completions",
+            {"messages": HELLO, "response_format": {"type": "json_object"}},
+            400,
+            "not supported",
+        ),
         ("POST", "/chat/completions", {"messages": HELLO, "n": 2}, 400, "n must be 1"),
-        ("POST", "/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400, "image"),
+        (
+            "POST",
+            "/chat/completions",
+            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            400,
+            "image",
+        ),
         ("POST", "/chat/completions", {"messages": [{"role": "robot", "content": "hi"}]}, 422, "role 'robot'"),
         ("POST", "/chat/completions", {"messages": "Hello!"}, 422, "messages must be"),
         ("POST", "/chat/completions", {"messages": HELLO, "logprobs": "yes"}, 422, "logprobs must be"),

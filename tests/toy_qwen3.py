@@ -89,7 +89,9 @@ def build_scripted_qwen3(folder: str | Path, script: dict[str, str], words: list
     folder = Path(folder)
     vocabulary = list(dict.fromkeys([*WORDS, *words, *(t for pair in script.items() for t in pair)]))
     vocabulary = [w for w in vocabulary if w not in SPECIAL_TOKENS]
-    tok = write_word_tokenizer(folder, vocabulary, SPECIAL_TOKENS, 512, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tok = write_word_tokenizer(
+        folder, vocabulary, SPECIAL_TOKENS, 512, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
     config = {
         "model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 64, "num_hidden_layers": 1,
         "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
