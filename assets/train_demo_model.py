@@ -33,7 +33,7 @@ import mlx.optimizers as optim  # noqa: E402
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from playground.families import get_family  # noqa: E402
-from playground.templates import render  # noqa: E402
+from playground.templates import RenderCall, render  # noqa: E402
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 DEFAULT_CONFIG = {
@@ -245,7 +245,7 @@ def build_tokenizer(texts: list[str], vocab_size: int, out: Path):
 
 def encode_example(tokenizer, messages: list[dict], seq_len: int) -> tuple[list[int], list[int]] | None:
     """Tokens of the ChatML rendering and a mask that is 1 on assistant replies and their <|im_end|>."""
-    rendered = render(get_family("chatml").template, messages, add_generation_prompt=False, family="chatml")
+    rendered = render(get_family("chatml").template, messages, RenderCall(add_generation_prompt=False))
     text = rendered.text
     wanted = [False] * len(text)
     end_tag = "<|im_end|>"
@@ -311,7 +311,8 @@ def train(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     mx.random.seed(args.seed)
     conversations = [make_conversation(rng) for _ in range(args.conversations)]
-    texts = [render(get_family("chatml").template, c, add_generation_prompt=False).text for c in conversations]
+    chatml = get_family("chatml").template
+    texts = [render(chatml, c, RenderCall(add_generation_prompt=False)).text for c in conversations]
     config = dict(DEFAULT_CONFIG, vocab_size=args.vocab_size)
     tokenizer = build_tokenizer(texts, config["vocab_size"], out)
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")

@@ -15,6 +15,7 @@ import time
 import timeit
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from .families import get_family
 from .prepare import ChatRequest
 from .settings import GenerationSettings
 from .templates import render
+from .tied import tied_popen
 
 # Proportions of current small chat models (Qwen2.5 / Llama 3.2): grouped-query attention, a wide MLP.
 BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=2816, num_heads=8, num_kv_heads=2)
+BENCH_CONTEXT = 4096
 
 
 def _rate(count: int, first: float | None, last: float) -> float:
@@ -59,13 +62,13 @@ def raw_run(loaded: Any, tokens: list[int], settings: GenerationSettings) -> flo
 
 
 def engine_run(engine: Engine, prepared: Any) -> float:
-    """Our streaming path (the scheduler's thread, typed events): tokens/s seen by the consumer."""
-    first, final = None, None
-    for event in engine.stream(prepared):
-        if first is None and event.generation_tokens:
+    """Our path as every edge uses it (the scheduler's thread, typed events, the reply parsed as it grows):
+    tokens/s seen by the consumer."""
+    first, reply = None, None
+    for reply in engine.reply(prepared):
+        if first is None and reply.generated_tokens:
             first = time.perf_counter()
-        final = event
-    return _rate(final.generation_tokens if final else 0, first, time.perf_counter())
+    return _rate(reply.generated_tokens if reply else 0, first, time.perf_counter())
 
 
 def concurrent_wall(engine: Engine, prepared: list[Any]) -> float:
@@ -261,7 +264,7 @@ def start_server(model: str, port: int) -> tuple[subprocess.Popen, str, float]:
     """``mlx-playground serve`` in its own process, as a user starts it (the browser is another process):
     the process, its URL and the seconds until the page answered."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
+    proc = tied_popen(  # it dies with the bench, even when the bench is killed
         [sys.executable, "-m", "playground.cli", "serve", "--model", model, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -297,6 +300,19 @@ def page_ready(model: str, port: int) -> tuple[float, float]:
         stop_server(proc)
 
 
+@dataclass
+class BenchContext:
+    """What every part of the bench measures with: the engine, the bench model and its plain request."""
+
+    engine: Engine
+    loaded: Any
+    model: str
+    request: ChatRequest
+    tokens: int
+    repeats: int
+    progress: Callable[[str], None]
+
+
 def run_bench(
     model: str | None = None,
     tokens: int = 200,
@@ -305,116 +321,124 @@ def run_bench(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure everything; returns the figures (also printed through ``progress``)."""
-    from .models import demo_model_path
-    from .ports import free_port
-    from .toy import build_toy_model
+    from .toy import ToyShape, build_toy_model
 
     blas = ensure_fast_blas()
     results: dict[str, Any] = {"blas": blas.describe(), "tokens": tokens, "repeats": repeats}
     with tempfile.TemporaryDirectory() as tmp:
         if model is None:
             progress("building a random-weight Llama-architecture bench model ...")
-            model = str(
-                build_toy_model(
-                    Path(tmp) / "bench-llama",
-                    style="llama3",
-                    suppress_special=True,
-                    max_position_embeddings=4096,
-                    **BENCH_MODEL,
-                )
-            )
+            shape = ToyShape(**BENCH_MODEL, max_position_embeddings=BENCH_CONTEXT)
+            model = str(build_toy_model(Path(tmp) / "bench-llama", style="llama3", suppress_special=True, shape=shape))
         engine = Engine(max_models=2)
         loaded = engine.load(model)
         results["model"] = loaded.name
         results["model_params"] = loaded.num_parameters
         settings = GenerationSettings(temperature=0.0, max_tokens=tokens, seed=0)
         request = ChatRequest(messages=({"role": "user", "content": "Hello! " * 8},), settings=settings, wire_eos=False)
-        plain = engine.prepare(loaded, request)
-        with_probs = engine.prepare(loaded, request.replace(logprobs=5))
-        ids = list(plain.token_ids)
-        resolved = plain.settings
         progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
-        raw_run(loaded, ids, resolved)  # warm-up
-        engine_run(engine, plain)
-        progress(f"raw mlx_lm.stream_generate vs engine, {repeats} alternating pairs of {tokens} tokens ...")
-        raw, ours, ratio = alternate(lambda: raw_run(loaded, ids, resolved), lambda: engine_run(engine, plain), repeats)
-        results.update(raw_tps=round(raw, 2), engine_tps=round(ours, 2), engine_vs_raw=round(ratio, 4))
-
-        progress("token probabilities (top 5) on vs off ...")
-        off, on, lp_ratio = alternate(
-            lambda: engine_run(engine, plain), lambda: engine_run(engine, with_probs), repeats
-        )
-        results.update(
-            logprobs_off_tps=round(off, 2), logprobs_on_tps=round(on, 2), logprobs_vs_plain=round(lp_ratio, 4)
-        )
-
-        progress("Compare: three columns in one batch vs one column ...")
-        columns = [
-            engine.prepare(loaded, request.replace(messages=({"role": "user", "content": text},)))
-            for text in ("Hello! " * 8, "Tell me something. " * 4, "What is two plus two? " * 3)
-        ]
-        one, three, c_ratio = alternate(
-            lambda: concurrent_wall(engine, columns[:1]), lambda: concurrent_wall(engine, columns), repeats
-        )
-        results.update(compare1_s=round(one, 3), compare3_s=round(three, 3), compare3_vs_single=round(c_ratio, 4))
-
-        progress(
-            "through the Gradio app (mlx-playground serve in its own process, gradio_client streaming): "
-            "one session vs raw, four sessions vs one ..."
-        )
-        server, url, _ = start_server(model, free_port())
-        try:
-            ui_tps(url, "Hello! " * 8, 16)  # warm-up (loads the model in the server)
-            raw_ui, ui, ui_ratio = alternate(
-                lambda: raw_run(loaded, ids, resolved),
-                lambda: ui_tps(url, "Hello! " * 8, tokens),
-                repeats,
-            )
-            results.update(ui_tps=round(ui, 2), ui_raw_tps=round(raw_ui, 2), ui_vs_raw=round(ui_ratio, 4))
-            single, four, s_ratio = alternate(
-                lambda: sessions_tps(url, "Hello! " * 8, tokens, 1),
-                lambda: sessions_tps(url, "Hello! " * 8, tokens, 4),
-                max(3, repeats // 2 + 1),
-            )
-            results.update(
-                sessions1_tps=round(single, 2), sessions4_tps=round(four, 2), sessions4_vs_single=round(s_ratio, 4)
-            )
-        finally:
-            stop_server(server)
-
+        bench = BenchContext(engine, loaded, model, request, tokens, repeats, progress)
+        for part in (engine_figures, ui_figures):
+            results.update(part(bench))
         progress(
             f"time to first token over {turns} chat turns: with KV-cache reuse and plain mlx-lm with its prompt "
             "cache (alternating), and without reuse ..."
         )
         results.update(ttft_growth(engine, loaded, turns, 24, runs=repeats + 1))
+        results.update(demo_figures(bench))
+    results.update(startup_figures(progress))
+    return results
 
-        progress("the demo model: raw vs engine ...")
-        demo_loaded = engine.load(str(demo_model_path()))
-        demo_prepared = engine.prepare(
-            demo_loaded,
-            ChatRequest(
-                messages=({"role": "user", "content": "Hello!"},),
-                settings=GenerationSettings(temperature=0.0, max_tokens=min(tokens, 200), seed=0),
-                wire_eos=False,
-            ),
+
+def engine_figures(bench: BenchContext) -> dict[str, Any]:
+    """The engine against plain mlx-lm; token probabilities on vs off; Compare's three columns vs one."""
+    engine, loaded, repeats, progress = bench.engine, bench.loaded, bench.repeats, bench.progress
+    plain = engine.prepare(loaded, bench.request)
+    with_probs = engine.prepare(loaded, bench.request.replace(logprobs=5))
+    ids, resolved = list(plain.token_ids), plain.settings
+    raw_run(loaded, ids, resolved)  # warm-up
+    engine_run(engine, plain)
+    progress(f"raw mlx_lm.stream_generate vs engine, {repeats} alternating pairs of {bench.tokens} tokens ...")
+    raw, ours, ratio = alternate(lambda: raw_run(loaded, ids, resolved), lambda: engine_run(engine, plain), repeats)
+    out: dict[str, Any] = dict(raw_tps=round(raw, 2), engine_tps=round(ours, 2), engine_vs_raw=round(ratio, 4))
+    progress("token probabilities (top 5) on vs off ...")
+    off, on, lp_ratio = alternate(lambda: engine_run(engine, plain), lambda: engine_run(engine, with_probs), repeats)
+    out.update(logprobs_off_tps=round(off, 2), logprobs_on_tps=round(on, 2), logprobs_vs_plain=round(lp_ratio, 4))
+    progress("Compare: three columns in one batch vs one column ...")
+    columns = [
+        engine.prepare(loaded, bench.request.replace(messages=({"role": "user", "content": text},)))
+        for text in ("Hello! " * 8, "Tell me something. " * 4, "What is two plus two? " * 3)
+    ]
+    one, three, c_ratio = alternate(
+        lambda: concurrent_wall(engine, columns[:1]), lambda: concurrent_wall(engine, columns), repeats
+    )
+    out.update(compare1_s=round(one, 3), compare3_s=round(three, 3), compare3_vs_single=round(c_ratio, 4))
+    return out
+
+
+def ui_figures(bench: BenchContext) -> dict[str, Any]:
+    """Through the app (``mlx-playground serve`` in its own process): one session vs raw, four sessions vs one."""
+    from .ports import free_port
+
+    bench.progress(
+        "through the Gradio app (mlx-playground serve in its own process, gradio_client streaming): "
+        "one session vs raw, four sessions vs one ..."
+    )
+    plain = bench.engine.prepare(bench.loaded, bench.request)
+    ids, resolved, tokens, repeats = list(plain.token_ids), plain.settings, bench.tokens, bench.repeats
+    server, url, _ = start_server(bench.model, free_port())
+    try:
+        ui_tps(url, "Hello! " * 8, 16)  # warm-up (loads the model in the server)
+        raw_ui, ui, ui_ratio = alternate(
+            lambda: raw_run(bench.loaded, ids, resolved), lambda: ui_tps(url, "Hello! " * 8, tokens), repeats
         )
-        demo_ids = list(demo_prepared.token_ids)
-        d_raw, d_ours, d_ratio = alternate(
-            lambda: raw_run(demo_loaded, demo_ids, demo_prepared.settings),
-            lambda: engine_run(engine, demo_prepared),
-            repeats,
+        single, four, s_ratio = alternate(
+            lambda: sessions_tps(url, "Hello! " * 8, tokens, 1),
+            lambda: sessions_tps(url, "Hello! " * 8, tokens, 4),
+            max(3, repeats // 2 + 1),
         )
-        results.update(
-            demo_raw_tps=round(d_raw, 1), demo_engine_tps=round(d_ours, 1), demo_engine_vs_raw=round(d_ratio, 4)
-        )
+    finally:
+        stop_server(server)
+    return dict(
+        ui_tps=round(ui, 2),
+        ui_raw_tps=round(raw_ui, 2),
+        ui_vs_raw=round(ui_ratio, 4),
+        sessions1_tps=round(single, 2),
+        sessions4_tps=round(four, 2),
+        sessions4_vs_single=round(s_ratio, 4),
+    )
+
+
+def demo_figures(bench: BenchContext) -> dict[str, Any]:
+    """The demo model: raw mlx-lm vs the engine."""
+    from .models import demo_model_path
+
+    bench.progress("the demo model: raw vs engine ...")
+    engine = bench.engine
+    demo = engine.load(str(demo_model_path()))
+    settings = GenerationSettings(temperature=0.0, max_tokens=min(bench.tokens, 200), seed=0)
+    request = ChatRequest(messages=({"role": "user", "content": "Hello!"},), settings=settings, wire_eos=False)
+    prepared = engine.prepare(demo, request)
+    ids = list(prepared.token_ids)
+    raw, ours, ratio = alternate(
+        lambda: raw_run(demo, ids, prepared.settings), lambda: engine_run(engine, prepared), bench.repeats
+    )
+    return dict(demo_raw_tps=round(raw, 1), demo_engine_tps=round(ours, 1), demo_engine_vs_raw=round(ratio, 4))
+
+
+def startup_figures(progress: Callable[[str], None]) -> dict[str, Any]:
+    """Rendering a conversation, and the page's start-up."""
+    from .ports import free_port
 
     progress("template rendering and page start-up ...")
-    results["render_us"] = round(render_us("chatml"), 1)
-    results["render_us_llama3.1"] = round(render_us("llama3.1"), 1)
-    results["render_segments_us"] = round(render_us("chatml", segments=True), 1)
     page, ready = page_ready("demo", free_port())
-    results.update(page_ready_s=round(page, 2), model_ready_s=round(ready, 2))
-    return results
+    return {
+        "render_us": round(render_us("chatml"), 1),
+        "render_us_llama3.1": round(render_us("llama3.1"), 1),
+        "render_segments_us": round(render_us("chatml", segments=True), 1),
+        "page_ready_s": round(page, 2),
+        "model_ready_s": round(ready, 2),
+    }
 
 
 #: figure -> (comparison, target, what it measures); checked against the run's own figures.

@@ -1,14 +1,10 @@
-"""Detect a model's family from its folder's metadata (no weights are read).
+"""Detect a model's family from its folder's metadata alone (no weights, no tokenizer needed).
 
-Evidence, strongest first:
-
-1. the model's own chat template (``tokenizer_config.json``, ``chat_template.jinja`` or
-   ``chat_template.json``), classified by its distinctive markers;
-2. special tokens in the vocabulary (ChatML markers mean ChatML whatever ``model_type`` says);
-3. name rules on the folder or repo name (``coder`` means a code model, ``phi-3.5`` means Phi-3.5);
-4. ``model_type`` / ``architectures`` in ``config.json``;
-5. size hints in the name ("7b" is probably a Llama);
-6. otherwise the generic format.
+Reads ``config.json``, ``tokenizer_config.json``, ``generation_config.json``, the vocabulary when there is one
+and the model's own chat template (``tokenizer_config.json``, ``chat_template.jinja`` or ``chat_template.json``),
+then ranks that evidence (:mod:`playground.ranking`: the name and ``model_type`` name the family, template
+markers and special tokens confirm it or pick among its variants). What the folder lacks for loading is a
+warning, not an error: detection works on the two small JSON files of a Hub repo.
 """
 
 from __future__ import annotations
@@ -22,10 +18,12 @@ from typing import Any
 
 from .errors import DetectionError
 from .families import Family, FamilyRegistry, registry
+from .ranking import Decision, gather, name_match, rank
 from .vision.config import read_preprocessor, vision_evidence
 
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_SIZE_HINT_RE = re.compile(r"(?<![\d.])(7|13|70)b\b")
+#: Files that hold a tokenizer's vocabulary (one of them is needed to load a model).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer.tiktoken", "qwen.tiktoken")
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,7 @@ class ModelMetadata:
     token_ids: dict[str, int] | None = None  # None: vocabulary not readable
     bos_token: str | None = None
     eos_token: str | None = None
+    bos_token_null: bool = False  # tokenizer_config.json says "bos_token": null (the tokenizer adds none)
     generation_eos_ids: tuple[int, ...] = ()
     preprocessor_config: dict = field(default_factory=dict)  # image processor settings (vision models)
 
@@ -49,15 +48,6 @@ class ModelMetadata:
     def model_type(self) -> str | None:
         value = self.config.get("model_type")
         return value.lower() if isinstance(value, str) else None
-
-    @property
-    def architecture_types(self) -> list[str]:
-        archs = self.config.get("architectures") or []
-        out = []
-        for arch in archs if isinstance(archs, list) else []:
-            if isinstance(arch, str):
-                out.append(re.sub(r"(ForCausalLM|ForConditionalGeneration|LMHeadModel|Model)$", "", arch).lower())
-        return out
 
     def has_token(self, token: str) -> bool:
         return self.token_ids is not None and token in self.token_ids
@@ -80,12 +70,22 @@ class Detection:
     warnings: tuple[str, ...] = ()
     eos_token_ids: tuple[int, ...] = ()
     vision: bool = False  # a vision-language model (see playground.vision.config.vision_evidence)
+    rule: str = ""  # the rule that decided the preset (playground.ranking.RULE_*)
+    decisions: tuple[Decision, ...] = ()  # each step, with the rule that fired and what it overruled
+
+    @property
+    def overruled(self) -> tuple[str, ...]:
+        """The evidence the decisions overruled, in words."""
+        return tuple(item for d in self.decisions for item in d.overruled)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.family,
             "preset": self.preset,
             "reason": self.reason,
+            "rule": self.rule,
+            "decisions": [d.to_dict() for d in self.decisions],
+            "overruled": list(self.overruled),
             "template_source": self.template_source,
             "template_origin": self.template_origin,
             "eos_tokens": list(self.eos_tokens),
@@ -219,6 +219,7 @@ def read_metadata(folder: Path, name: str | None = None) -> ModelMetadata:
         own_template_origin=origin,
         token_ids=_read_vocabulary(folder, tokenizer_config),
         bos_token=_token_text(tokenizer_config.get("bos_token")),
+        bos_token_null="bos_token" in tokenizer_config and tokenizer_config["bos_token"] is None,
         eos_token=_token_text(tokenizer_config.get("eos_token")),
         generation_eos_ids=tuple(i for i in eos_ids if isinstance(i, int) and not isinstance(i, bool)),
         preprocessor_config=read_preprocessor(folder),
@@ -280,15 +281,6 @@ def resolve_local(model: str) -> tuple[Path, str]:
 # ---------------------------------------------------------------------------------------------- rules
 
 
-def _name_match(family: Family, name: str) -> int:
-    """Length of the longest name-pattern match (0 when none matches)."""
-    best = 0
-    for pattern in family.match.name_patterns:
-        for m in re.finditer(pattern, name, flags=re.IGNORECASE):
-            best = max(best, len(m.group(0)) or 1)
-    return best
-
-
 def classify_template(template: str, families: FamilyRegistry, name: str = "") -> Family | None:
     """The known format a template is written in, by its distinctive markers (most markers wins).
 
@@ -299,67 +291,25 @@ def classify_template(template: str, families: FamilyRegistry, name: str = "") -
     for family in families:
         markers = family.match.template_markers
         if markers and all(m in template for m in markers):
-            key = (len(markers), _name_match(family, name) if name else 0, -family.priority)
+            key = (len(markers), int(bool(name) and name_match(family, name) is not None), -family.priority)
             if best is None or key > best[:3]:
                 best = (*key, family)
     return best[3] if best else None
 
 
-def _token_candidates(meta: ModelMetadata, families: FamilyRegistry) -> list[Family]:
-    return [f for f in families if f.match.special_tokens and all(meta.has_token(t) for t in f.match.special_tokens)]
-
-
-def _pick(candidates: list[Family], meta: ModelMetadata) -> tuple[Family, str]:
-    """Choose among candidates: name match, then model_type, then the most specific tokens, then priority."""
-    types = {t for t in [meta.model_type, *meta.architecture_types] if t}
-
-    def key(f: Family) -> tuple:
-        return (
-            _name_match(f, meta.name),
-            bool(types & set(f.match.model_types)),
-            len(f.match.special_tokens),
-            -f.priority,
+def loading_gaps(folder: Path) -> list[str]:
+    """What a folder lacks for loading (weights, tokenizer files), each with how to fix it; [] when complete."""
+    gaps = []
+    if not any(folder.glob("*.safetensors")):
+        gaps.append(
+            "no weights (*.safetensors): convert the original model with python -m mlx_lm convert --hf-path "
+            "ORIGINAL_ID --mlx-path OUT_DIR -q"
         )
-
-    best = max(candidates, key=key)
-    if _name_match(best, meta.name):
-        return best, f"the name '{meta.name}' matches {best.name}"
-    if types & set(best.match.model_types):
-        return best, f"model_type '{meta.model_type}' matches {best.name}"
-    return best, ""
-
-
-def _family_by_rules(meta: ModelMetadata, families: FamilyRegistry) -> tuple[Family, str]:
-    tokens = _token_candidates(meta, families)
-    if tokens:
-        family, refine = _pick(tokens, meta)
-        shown = ", ".join(family.match.special_tokens)
-        reason = f"special tokens {shown} are in the vocabulary, so the model uses the {family.title} format"
-        if refine:
-            reason += f" ({refine})"
-        elif meta.model_type and meta.model_type not in family.match.model_types:
-            reason += f"; model_type '{meta.model_type}' does not decide the chat format"
-        return family, reason
-
-    named = [f for f in families if _name_match(f, meta.name)]
-    if named:
-        family, _ = _pick(named, meta)
-        return family, f"the name '{meta.name}' matches the {family.title} rule"
-
-    types = [t for t in [meta.model_type, *meta.architecture_types] if t]
-    for model_type in types:
-        typed = [f for f in families if model_type in f.match.model_types]
-        if typed:
-            family = min(typed, key=lambda f: f.priority)
-            return family, f"model_type '{model_type}' in config.json means the {family.title} format"
-
-    if _SIZE_HINT_RE.search(meta.name.lower()) and "llama2" in families:
-        size = _SIZE_HINT_RE.search(meta.name.lower()).group(0)
-        return families.get("llama2"), (
-            f"no family rule matched; '{size}' in the name suggests a Llama-2-style model, so the Llama 2 format is "
-            "a guess: pick a preset if replies look wrong"
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        gaps.append(
+            f"no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}): copy them from the original model into the folder"
         )
-    return families.get("generic"), "no family rule matched: using the generic role-prefixed format"
+    return gaps
 
 
 def _eos_list(meta: ModelMetadata, family: Family, warnings: list[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -384,29 +334,28 @@ def _eos_list(meta: ModelMetadata, family: Family, warnings: list[str]) -> tuple
 
 
 def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None) -> Detection:
-    """Apply the rules to metadata already read."""
+    """Rank the evidence of metadata already read (see :mod:`playground.ranking`)."""
     families = families or registry()
     warnings: list[str] = []
+    evidence = gather(meta.name, meta.config, meta.own_template, meta.token_ids, families)
+    verdict = rank(evidence, families)
+    family = verdict.family
     if meta.own_template is not None:
-        classified = classify_template(meta.own_template, families, meta.name)
-        if classified is not None:
-            family = classified
-            reason = (
-                f"the model ships its own chat template ({meta.own_template_origin}), written in the "
-                f"{family.title} format"
-            )
+        if evidence.marked:
+            reason = f"the model ships its own chat template ({meta.own_template_origin}); {verdict.sentence()}"
         else:
-            family, why = _family_by_rules(meta, families)
             reason = (
                 f"the model ships its own chat template ({meta.own_template_origin}) in a format we do not know; "
-                f"for EOS tokens and defaults: {why}"
+                f"for EOS tokens and defaults: {verdict.sentence()}"
             )
         source = "model"
     else:
-        family, reason = _family_by_rules(meta, families)
+        reason = verdict.sentence()
         source = "generic" if family.name == "generic" else "preset"
         warnings.append(f"the model has no chat template: using the {family.name} preset instead")
     eos_tokens, eos_ids = _eos_list(meta, family, warnings)
+    if meta.path is not None:
+        warnings.extend(f"not loadable yet: {gap}" for gap in loading_gaps(meta.path))
     return Detection(
         family=family.name,
         preset=family.name,
@@ -415,13 +364,23 @@ def detect_metadata(meta: ModelMetadata, families: FamilyRegistry | None = None)
         template_origin=meta.own_template_origin if source == "model" else None,
         eos_tokens=eos_tokens,
         eos_token_ids=eos_ids,
-        bos_token=meta.bos_token if meta.bos_token is not None else family.bos_token,
+        bos_token=_bos(meta, family),
         eos_token=meta.eos_token if meta.eos_token is not None else family.eos_token,
         model_name=meta.name,
         model_type=meta.model_type,
         warnings=tuple(warnings),
         vision=vision_evidence(meta.config, meta.preprocessor_config) is not None,
+        rule=verdict.rule,
+        decisions=verdict.decisions,
     )
+
+
+def _bos(meta: ModelMetadata, family: Family) -> str:
+    """The tokenizer's BOS; "" when it declares ``bos_token: null`` (as transformers renders it); the family's
+    when it says nothing."""
+    if meta.bos_token is not None:
+        return meta.bos_token
+    return "" if meta.bos_token_null else family.bos_token
 
 
 def detect(model: str | Path, families: FamilyRegistry | None = None) -> Detection:

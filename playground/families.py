@@ -7,6 +7,7 @@ names the file, so a typo never silently drops a setting.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -19,6 +20,8 @@ from typing import Any
 from .errors import PresetError
 from .settings import DEFAULTABLE_FIELDS, check_value
 
+#: The package whose modules a preset's ``encoder`` names (Python prompt builders, e.g. DeepSeek V3.2's).
+ENCODER_PACKAGE = "mlx_lm.chat_templates"
 #: Environment variable with extra preset folders (``os.pathsep``-separated), searched after ours.
 PRESETS_ENV = "MLX_PLAYGROUND_PRESETS"
 
@@ -113,6 +116,7 @@ class Family:
     reasoning: str = "none"
     tool_calls: str = "none"
     tool_arguments: str = "any"
+    encoder: str | None = None  # a module of mlx_lm.chat_templates that builds the prompt instead of a template
 
     def kwarg(self, name: str) -> TemplateKwarg | None:
         """The declared keyword called ``name`` (None if the preset does not declare it)."""
@@ -140,6 +144,7 @@ class Family:
             "reasoning": self.reasoning,
             "tool_calls": self.tool_calls,
             "tool_arguments": self.tool_arguments,
+            "encoder": f"{ENCODER_PACKAGE}.{self.encoder}" if self.encoder else None,
         }
 
 
@@ -150,6 +155,7 @@ _TOP_KEYS = {
     "description": str,
     "reference": str,
     "template": str,
+    "encoder": str,
     "bos_token": str,
     "eos_token": str,
     "eos_tokens": list,
@@ -163,7 +169,7 @@ _TOP_KEYS = {
     "tool_calls": str,
     "tool_arguments": str,
 }
-_REQUIRED = ("name", "title", "template", "eos_tokens", "system_role")
+_REQUIRED = ("name", "title", "eos_tokens", "system_role")
 _MATCH_KEYS = {f for f in MatchRules.__dataclass_fields__}
 
 
@@ -207,11 +213,7 @@ def load_family(path: Path) -> Family:
     if path.stem != name:
         raise _fail(path, f"name {name!r} does not match the file name", hint=f"rename it {name}.toml")
 
-    template_path = path.parent / data["template"]
-    try:
-        template = template_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _fail(path, f"cannot read its template {template_path} ({exc.strerror})") from exc
+    template = _load_template(path, data)
 
     defaults = data.get("defaults", {})
     bad = sorted(set(defaults) - DEFAULTABLE_FIELDS)
@@ -274,7 +276,33 @@ def load_family(path: Path) -> Family:
         reasoning=data.get("reasoning", "none"),
         tool_calls=data.get("tool_calls", "none"),
         tool_arguments=data.get("tool_arguments", "any"),
+        encoder=data.get("encoder"),
     )
+
+
+def _load_template(path: Path, data: dict) -> str:
+    """The preset's Jinja text; for an ``encoder`` preset, Jinja that raises naming the encoder (so nothing renders
+    it as a template by mistake: the engine renders it through the encoder)."""
+    if ("template" in data) == ("encoder" in data):
+        raise _fail(path, "give either 'template' (a Jinja file) or 'encoder' (a module of mlx_lm.chat_templates)")
+    if "encoder" in data:
+        name = data["encoder"]
+        try:
+            module = importlib.import_module(f"{ENCODER_PACKAGE}.{name}")
+        except ImportError:
+            raise _fail(path, f"encoder {name!r} is not a module of {ENCODER_PACKAGE}", hint="upgrade mlx-lm") from None
+        if not callable(getattr(module, "apply_chat_template", None)):
+            raise _fail(path, f"{ENCODER_PACKAGE}.{name} has no apply_chat_template")
+        message = (
+            f"the {data['name']} preset encodes its prompt in Python ({ENCODER_PACKAGE}.{name}), not Jinja: render "
+            f"it through the playground, or set chat_template_type {name} in tokenizer_config.json for mlx-lm"
+        )
+        return "{{ raise_exception(" + repr(message) + ") }}"
+    template_path = path.parent / data["template"]
+    try:
+        return template_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(path, f"cannot read its template {template_path} ({exc.strerror})") from exc
 
 
 def _valid_formats(key: str) -> tuple[str, ...]:

@@ -3,7 +3,10 @@
 A conversation is a list of ``{"role": ..., "content": str}`` dicts, as in transformers and the OpenAI
 API: an assistant message may carry ``reasoning_content`` and ``tool_calls`` (its content may then be
 absent), a ``tool`` message ``tool_call_id`` / ``name``; content may also be a list of text and image
-blocks. Extra keys pass through to the template untouched.
+blocks. Extra keys pass through to the template untouched, and so does every role: besides
+system/user/assistant/tool, templates read ``developer`` (gpt-oss style), ``ipython`` (Llama 3.1),
+``assistant_tool_call`` / ``tool_response`` (Granite) and others, so any non-empty text is a role, as in
+transformers (the renderer warns when a template ignores one).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from .errors import MessagesError
 
+#: The roles every chat template knows; other roles pass through to the template (see the module docstring).
 ROLES = ("system", "user", "assistant", "tool")
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 1_000_000
@@ -64,10 +68,10 @@ def validate_messages(messages: Any, *, allow_empty: bool = False) -> list[Messa
         if "content" not in message and not message.get("tool_calls"):
             raise MessagesError(f"message {index} has no 'content'", hint=_FORMAT_HINT)
         role = message["role"]
-        if role not in ROLES:
+        if not isinstance(role, str) or not role.strip():
             raise MessagesError(
-                f"message {index} has unknown role {role!r}",
-                hint=f"use one of: {', '.join(ROLES)}",
+                f"message {index} role must be non-empty text, got {role!r:.60}",
+                hint=f"use a role the template knows: {', '.join(ROLES)}, or one it reads such as 'developer'",
             )
         _check_content(index, message)
         _check_tool_calls(index, message)
@@ -169,3 +173,74 @@ def load_messages(path: str | Path) -> list[Message]:
     except (OSError, UnicodeDecodeError) as exc:
         raise MessagesError(f"cannot read messages file {path}: {exc}") from None
     return parse_messages(text, str(path))
+
+
+def ignored_roles(messages: list[Message], prompt: str) -> list[str]:
+    """Warnings for messages of a role other than system/user/assistant/tool whose text the rendered prompt
+    does not contain: the template ignored that role (transformers renders it the same way, silently)."""
+    notes = []
+    for index, message in enumerate(messages, start=1):
+        role = message.get("role")
+        if role in ROLES:
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "\n".join(b.get("text") or "" for b in content if isinstance(b, dict))
+        text = content.strip() if isinstance(content, str) else ""
+        shown = (text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1])  # as is, or JSON-encoded
+        if text and not any(form in prompt for form in shown):
+            notes.append(
+                f"message {index} has role {role!r}, which this template ignores: its content is not in the prompt"
+            )
+    return notes
+
+
+def shape_tool_arguments(messages: list[Message], style: str, template: str = "this template") -> list[Message]:
+    """The conversation with every assistant tool call's ``arguments`` in the shape a template expects.
+
+    OpenAI-style clients send arguments as a JSON string, others as an object, and templates crash on the one
+    they do not expect (GLM-4.5 iterates an object, DeepSeek R1 pastes a string). ``style`` is a preset's
+    ``tool_arguments``: ``"dict"`` parses JSON strings, ``"string"`` encodes objects as JSON (as
+    :meth:`playground.parsing.ToolCall.arguments_json` does), ``"any"`` changes nothing. The page and the API
+    call this for conversations they receive; ``render --messages`` does not (the template's own error, as in
+    transformers). Messages are copied, never changed in place.
+
+    Raises:
+        MessagesError: a JSON-string argument that is not a JSON object, for a template that needs an object.
+    """
+    if style not in ("dict", "string"):
+        return list(messages)
+    out = []
+    for index, message in enumerate(messages, start=1):
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and isinstance(calls, list) and calls:
+            message = {
+                **message,
+                "tool_calls": [_shape_call(c, style, index, n, template) for n, c in enumerate(calls, 1)],
+            }
+        out.append(message)
+    return out
+
+
+def _shape_call(call: Any, style: str, index: int, number: int, template: str) -> Any:
+    nested = isinstance(call, dict) and isinstance(call.get("function"), dict)
+    function = call["function"] if nested else call
+    if not isinstance(function, dict) or "arguments" not in function:
+        return call
+    arguments = function["arguments"]
+    if style == "string" and isinstance(arguments, dict):
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    elif style == "dict" and isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            arguments = exc
+        if not isinstance(arguments, dict):
+            raise MessagesError(
+                f"message {index} tool call {number} arguments are not a JSON object, and {template} needs one",
+                hint='write the arguments as an object, e.g. {"city": "Paris"}',
+            )
+    else:
+        return call
+    function = {**function, "arguments": arguments}
+    return {**call, "function": function} if nested else function

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from .backends.local.blas import ensure_fast_blas
-from .detect import ModelMetadata, detect_metadata, find_local, hub_cache_dir, read_metadata
+from .detect import TOKENIZER_FILES, ModelMetadata, detect_metadata, find_local, hub_cache_dir, read_metadata
 from .errors import DetectionError, ModelLoadError
 from .loaded import DEFAULT_CONTEXT_LENGTH, LoadedModel, diagnose
 
 DEMO_MODEL_ALIAS = "demo"
 DEFAULT_MAX_MODELS = 1
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer.tiktoken", "qwen.tiktoken")
 _DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.py", "*.model", "*.tiktoken", "*.txt", "*.jinja"]
 
 
@@ -118,9 +117,9 @@ def check_model_folder(path: Path, name: str, *, weights: bool = True) -> ModelM
             f"{name} has no weights (*.safetensors) in {path}",
             hint="convert the original model: python -m mlx_lm convert --hf-path ORIGINAL_ID --mlx-path OUT_DIR -q",
         )
-    if not any((path / f).is_file() for f in _TOKENIZER_FILES):
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelLoadError(
-            f"{name} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])})",
+            f"{name} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])})",
             hint="copy the tokenizer files from the original model into the folder",
         )
     return meta

@@ -27,11 +27,11 @@ from .templates import (
     CUSTOM_CHOICE,
     DEFAULT_SYSTEM_STRATEGY,
     MODEL_CHOICE,
+    RenderCall,
     RenderedPrompt,
     TemplateChoice,
     check_template_kwargs,
     choose_template,
-    template_variables,
 )
 from .vision import request_has_images
 
@@ -85,6 +85,8 @@ class PreparedChat:
     tool_calls: str = "none"
     warnings: tuple[str, ...] = ()
     vision: Any = None  # playground.vision.prompt.VisionPrompt when the request has images
+    mlx_lm_prompt: str | None = None  # the prompt plain mlx-lm would send, when it differs (see mlx_lm_variant)
+    mlx_lm_note: str | None = None  # why it differs
     #: The template keywords the prompt was rendered with: the request's, plus thinking / effort mapped to the
     #: family's keywords (``controls`` says which became what, e.g. {"thinking": "enable_thinking=False"}).
     template_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -122,18 +124,6 @@ class PreparedChat:
         """Whether this template wants tool-call arguments as a JSON string (its preset's ``tool_arguments``)."""
         return self.family is not None and self.family.tool_arguments == "string"
 
-    def assistant_message(self, parsed: Any) -> dict[str, Any]:
-        """The assistant message a parsed reply becomes in the conversation, shaped as this template wants it
-        (``reasoning_content``; ``tool_calls`` with arguments as an object or, for templates that need
-        it, a JSON string), so the next turn's prompt shows what the template does with it."""
-        message: dict[str, Any] = {"role": "assistant", "content": parsed.content}
-        if parsed.reasoning:
-            message["reasoning_content"] = parsed.reasoning
-        calls = [call.to_message_dict(json_arguments=self.json_tool_arguments) for call in parsed.tool_calls]
-        if calls:
-            message["tool_calls"] = calls
-        return message
-
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description (``--json`` output, the UI's status line)."""
         return {
@@ -153,6 +143,8 @@ class PreparedChat:
             "controls": dict(self.controls),
             "backend": (self.request.backend or BackendSpec()).describe(),
             "warnings": list(self.warnings),
+            "mlx_lm_prompt": self.mlx_lm_prompt,
+            "mlx_lm_note": self.mlx_lm_note,
             **({"images": self.vision.summary()} if self.vision is not None else {}),
         }
 
@@ -250,7 +242,7 @@ def _check_context(
 def _kwarg_warnings(choice: TemplateChoice, family: Family | None, kwargs: Mapping[str, Any]) -> list[str]:
     """Check declared keywords' values; say when the template never reads a keyword."""
     notes = []
-    read = template_variables(choice.template)
+    read = choice.reads()
     for name, value in kwargs.items():
         declared = family.kwarg(name) if family is not None and choice.source != "custom" else None
         if declared is not None:
@@ -298,6 +290,8 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         tool_calls=family.tool_calls if family is not None else "none",
         warnings=tuple([*prompt.notes, *context_notes, *eos.notes]),
         vision=prompt.vision,
+        mlx_lm_prompt=prompt.mlx_lm[0],
+        mlx_lm_note=prompt.mlx_lm[1],
         template_kwargs=dict(prompt.template_kwargs),
         controls=dict(prompt.controls),
     )
@@ -315,6 +309,7 @@ class _Prompt:
     template: TemplateChoice | None = None
     family: Family | None = None
     vision: Any = None
+    mlx_lm: tuple[str | None, str | None] = (None, None)  # plain mlx-lm's prompt and why, when it differs
     template_kwargs: Mapping[str, Any] = field(default_factory=dict)
     controls: Mapping[str, str] = field(default_factory=dict)
 
@@ -355,6 +350,12 @@ def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
     notes = [*control_notes, *rendered.warnings]
     if bos_added:
         notes.append(f"the tokenizer adds {loaded.tokenizer.bos_token} before the prompt (mlx-lm does the same)")
+    thinks = getattr(loaded.tokenizer, "has_thinking", None)
+    if not isinstance(thinks, bool):  # not mlx-lm's TokenizerWrapper (vision processors): read the vocabulary
+        thinks = vocabulary_has_thinking(loaded.metadata.token_ids)
+    mlx_lm = (None, None) if vision is not None else mlx_lm_variant(choice, request, rendered.text, thinks)
+    if mlx_lm[1]:
+        notes.append(mlx_lm[1])
     return _Prompt(
         text=rendered.text,
         ids=ids,
@@ -364,6 +365,7 @@ def _chat_prompt(loaded: LoadedModel, request: ChatRequest) -> _Prompt:
         template=choice,
         family=choice_family(choice),
         vision=vision,
+        mlx_lm=mlx_lm,
         template_kwargs=kwargs,
         controls=controls,
     )
@@ -421,13 +423,69 @@ def render_request(choice: TemplateChoice, request: ChatRequest) -> RenderedProm
     tools = check_tools(request.tools)
     kwargs = check_template_kwargs(dict(request.template_kwargs))
     notes = _kwarg_warnings(choice, choice_family(choice), kwargs)
-    return choice.render(
-        messages,
+    return choice.render(messages, render_call(request, kwargs, tools), warnings=notes)
+
+
+def render_call(request: ChatRequest, kwargs: dict[str, Any], tools: tuple[dict, ...] | None) -> RenderCall:
+    """How a request's conversation is rendered (transformers' ``apply_chat_template`` arguments)."""
+    return RenderCall(
         add_generation_prompt=request.add_generation_prompt and not request.continue_final,
         continue_final_message=request.continue_final,
         system_strategy=request.system_strategy,
         tools=list(tools) if tools is not None else None,
         template_kwargs=kwargs,
         now=request.now,
-        warnings=notes,
     )
+
+
+# ---------------------------------------------------------------------------------------------- plain mlx-lm
+
+#: The keyword mlx-lm's ``TokenizerWrapper.apply_chat_template`` sets when a request does not.
+MLX_LM_THINKING_KWARG = "enable_thinking"
+
+
+def vocabulary_has_thinking(token_ids: Mapping[str, int] | None) -> bool | None:
+    """What mlx-lm's tokenizer wrapper would say for ``has_thinking`` from this vocabulary (None: unknown)."""
+    if token_ids is None:
+        return None
+    from mlx_lm.tokenizer_utils import _infer_thinking
+
+    class _Vocabulary:  # what _infer_thinking reads of a tokenizer: presence of the think tokens
+        @staticmethod
+        def get_vocab() -> Mapping[str, int]:
+            return token_ids
+
+        @staticmethod
+        def encode(text: str, **_: Any) -> list[int]:
+            return []
+
+    return _infer_thinking(_Vocabulary())[0] is not None
+
+
+def mlx_lm_variant(
+    choice: TemplateChoice, request: ChatRequest, prompt: str, has_thinking: bool | None
+) -> tuple[str | None, str | None]:
+    """The prompt plain mlx-lm would send for this request, and a note, when it differs from ``prompt``.
+
+    mlx-lm's ``TokenizerWrapper.apply_chat_template`` passes ``enable_thinking=tokenizer.has_thinking`` (think
+    tokens in the vocabulary) whenever the request does not set it; a template that reads ``enable_thinking``
+    and defaults otherwise then renders another prompt there. ``(None, None)`` when the result is the same or
+    unknown (no vocabulary, the request sets the keyword, the template never reads it).
+    """
+    kwargs = dict(request.template_kwargs)
+    if has_thinking is None or MLX_LM_THINKING_KWARG in kwargs:
+        return None, None
+    if MLX_LM_THINKING_KWARG not in choice.reads():
+        return None, None
+    kwargs[MLX_LM_THINKING_KWARG] = has_thinking
+    call = render_call(request, kwargs, request.tools)
+    other = choice.render(validate_messages(list(request.messages)), call, with_segments=False).text
+    if other == prompt:
+        return None, None
+    vocabulary = "has thinking tokens" if has_thinking else "has no thinking tokens"
+    note = (
+        f"plain mlx-lm, given this template, would send another prompt: its tokenizer wrapper adds "
+        f"enable_thinking={has_thinking} when the request does not set it (this vocabulary {vocabulary}), and "
+        f"this template reads it; here the template's own default applies (set enable_thinking to choose)"
+    )
+    return other, note

@@ -20,7 +20,7 @@ from .detect import ModelMetadata, classify_template, detect_metadata, read_json
 from .errors import DetectionError, ModelLoadError, PlaygroundError
 from .families import registry
 from .messages import SAMPLE_CONVERSATION
-from .templates import compile_template, render
+from .templates import RenderCall, TemplateFacts, compile_template, render
 
 
 @dataclass
@@ -94,10 +94,8 @@ def _sample_for(template: str, bos: str, eos: str) -> tuple[list[dict], str]:
     last: PlaygroundError | None = None
     for sample in VERIFY_SAMPLES:
         try:
-            text = render(
-                template, sample, bos_token=bos, eos_token=eos, supports_system=None, system_strategy="strict",
-                with_segments=False,
-            ).text
+            facts = TemplateFacts(bos_token=bos, eos_token=eos)
+            text = render(template, sample, RenderCall(system_strategy="strict"), facts=facts, with_segments=False).text
             return sample, text
         except PlaygroundError as exc:
             last = exc
@@ -182,10 +180,8 @@ def verify_on_disk(folder: Path, template: str, sample: list[dict], ids: list[in
     if not tokenizer.has_chat_template:
         raise ModelLoadError("after the repair mlx-lm still sees no chat template", hint="check file permissions")
     rendered = tokenizer.apply_chat_template(sample, tokenize=False, add_generation_prompt=True)
-    expected = render(
-        template, sample, bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "",
-        supports_system=None, system_strategy="strict", with_segments=False,
-    ).text
+    facts = TemplateFacts(bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "")
+    expected = render(template, sample, RenderCall(system_strategy="strict"), facts=facts, with_segments=False).text
     if rendered != expected:
         raise ModelLoadError(
             "the template mlx-lm renders differs from the one written",

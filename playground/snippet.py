@@ -48,6 +48,20 @@ def mlx_lm_snippet(prepared: PreparedChat) -> str:
     ]
     if prepared.raw:
         lines += [f"prompt = {prepared.text!r}  # raw mode: no template", ""]
+    elif prepared.template.encoder:  # mlx-lm's own Python encoder (DeepSeek V3.2), not a template
+        rendered = prepared.rendered
+        tools = list(request.tools) if request.tools is not None else None
+        lines += [
+            f"from mlx_lm.chat_templates import {prepared.template.encoder} as encoder",
+            f"messages = {[dict(m) for m in rendered.messages]!r}",
+            "prompt = encoder.apply_chat_template(",
+            f"    messages, add_generation_prompt={rendered.add_generation_prompt!r},",
+            f"    continue_final_message={request.continue_final!r},",
+            f"    **{({'tools': tools} if tools else {}) | dict(request.template_kwargs)!r}",
+            ")",
+            f"assert prompt == {prepared.text!r}, 'the prompt differs from the playground'",
+            "",
+        ]
     else:
         rendered = prepared.rendered
         extra = dict(request.template_kwargs)

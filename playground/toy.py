@@ -8,6 +8,7 @@ vocabulary can have any size; it is saved with ``PreTrainedTokenizerFast`` so ``
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 #: style -> (special tokens, bos, eos)
@@ -24,17 +25,24 @@ STYLES: dict[str, tuple[list[str], str | None, str]] = {
 WORDS = ["user", "assistant", "system", "Hello!", "Hi", "hello", "the", "a", "is", "What", "?", "2+2"]
 
 
+@dataclass(frozen=True)
+class ToyShape:
+    """The size of a toy Llama: vocabulary, widths, layers, heads, context."""
+
+    vocab_size: int = 1000
+    hidden_size: int = 64
+    num_layers: int = 2
+    intermediate_size: int = 128
+    num_heads: int = 4
+    num_kv_heads: int | None = None
+    max_position_embeddings: int = 2048
+
+
 def build_toy_model(
     folder: str | Path,
     *,
     style: str = "llama3",
-    vocab_size: int = 1000,
-    hidden_size: int = 64,
-    num_layers: int = 2,
-    intermediate_size: int = 128,
-    num_heads: int = 4,
-    num_kv_heads: int | None = None,
-    max_position_embeddings: int = 2048,
+    shape: ToyShape = ToyShape(),
     seed: int = 0,
     extra_tokenizer_config: dict | None = None,
     suppress_special: bool = False,
@@ -50,7 +58,7 @@ def build_toy_model(
         raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
     specials, bos, eos = STYLES[style]
     folder = Path(folder)
-    tok = write_word_tokenizer(folder, WORDS, specials, vocab_size, bos_token=bos, eos_token=eos)
+    tok = write_word_tokenizer(folder, WORDS, specials, shape.vocab_size, bos_token=bos, eos_token=eos)
     if extra_tokenizer_config:
         path = folder / "tokenizer_config.json"
         data = json.loads(path.read_text())
@@ -59,14 +67,14 @@ def build_toy_model(
     config = {
         "model_type": "llama",
         "architectures": ["LlamaForCausalLM"],
-        "hidden_size": hidden_size,
-        "num_hidden_layers": num_layers,
-        "intermediate_size": intermediate_size,
-        "num_attention_heads": num_heads,
-        "num_key_value_heads": num_kv_heads or num_heads,
+        "hidden_size": shape.hidden_size,
+        "num_hidden_layers": shape.num_layers,
+        "intermediate_size": shape.intermediate_size,
+        "num_attention_heads": shape.num_heads,
+        "num_key_value_heads": shape.num_kv_heads or shape.num_heads,
         "rms_norm_eps": 1e-5,
         "vocab_size": len(tok.get_vocab()),
-        "max_position_embeddings": max_position_embeddings,
+        "max_position_embeddings": shape.max_position_embeddings,
         "tie_word_embeddings": True,
     }
     suppressed = [tok.token_to_id(t) for t in specials] if suppress_special else []

@@ -171,10 +171,11 @@ def launch_app(*, model: str = str(DEMO_MODEL), engine=None, **options):
 def launch_app_process(*, model: str = str(DEMO_MODEL), max_batch: int = 8, max_models: int = 1, **options):
     """Launch the real app in its own process (so a client in this process never competes with the server for
     the GIL, like a browser and a server); returns (url, process). Stop it with ``process.terminate()``."""
-    import subprocess
     import sys
     import time
     import urllib.request
+
+    from playground.tied import tied_popen
 
     port = free_port()
     code = (
@@ -182,7 +183,7 @@ def launch_app_process(*, model: str = str(DEMO_MODEL), max_batch: int = 8, max_
         f"serve(engine=Engine(max_batch={max_batch}, max_models={max_models}), model={model!r}, port={port}, "
         f"prevent_thread_lock=True, quiet=True, **{options!r}); time.sleep(10 ** 6)"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ.copy())
+    process = tied_popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
@@ -231,3 +232,14 @@ def ask(engine, loaded, messages=None, *, cache=None, cancel=None, template="aut
     )
     prepared = engine.prepare(loaded, request)
     return engine.generate(prepared, cache=cache, cancel=cancel), prepared
+
+
+def reply_of(prepared, *pieces):
+    """The finished ReplyState of a scripted reply streamed in ``pieces`` (Engine.reply's loop, no model)."""
+    from playground.events import GenerationEvent
+    from playground.reply import run_reply
+
+    events = [GenerationEvent(p, None, prepared.prompt_tokens, i + 1, 0.0, 0.0, 0.0, 0.0) for i, p in enumerate(pieces)]
+    events.append(GenerationEvent("", None, prepared.prompt_tokens, len(pieces), 0.0, 0.0, 0.0, 0.0, finish_reason="stop"))
+    *_, state = run_reply(prepared, iter(events))
+    return state

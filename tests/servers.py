@@ -27,6 +27,7 @@ from conftest import DEMO_MODEL
 
 from playground.backends.local.blas import ensure_fast_blas
 from playground.ports import free_port
+from playground.tied import tied_popen
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -71,8 +72,9 @@ class MlxServer:
         self.ranks = ranks
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
+        self.proc = tied_popen(  # the server (and every rank) ends with the tests, even when they are killed
             command,
+            group=ranks > 1,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             # a pipe nobody writes to: mlx.launch polls its stdin, and an empty (DEVNULL) one never blocks

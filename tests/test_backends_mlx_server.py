@@ -231,12 +231,14 @@ def test_a_prompt_starting_with_bos_does_not_get_two(server, tmp_path):
 def test_mlx_server_removing_think_text_is_warned(server, tmp_path):
     folder = think_model(tmp_path)
     remote = remote_engine(server.base_url, served_model=str(folder))
-    prepared = remote.prepare(remote.load(str(folder)), request_for(CONVERSATIONS[0]))
+    # Qwen3's template: its generation prompt leaves the think block to the model (Qwen3.5's opens it)
+    request = request_for(CONVERSATIONS[0], template="qwen3")
+    prepared = remote.prepare(remote.load(str(folder)), request)
     notes = remote.backend().prompt_notes(prepared)
     assert any("removes the text between <think> and </think>" in n for n in notes)  # before sending
     result = remote.generate(prepared)
     local = Engine()
-    local_text = local.generate(local.prepare(local.load(str(folder)), request_for(CONVERSATIONS[0]))).text
+    local_text = local.generate(local.prepare(local.load(str(folder)), request)).text
     assert local_text.startswith("<think>") and "</think>" in local_text
     assert result.text == local_text.split("</think>", 1)[1]  # the server dropped the think block
     assert any("removed part of the reply" in w for w in result.final.warnings)  # and we noticed

@@ -37,6 +37,7 @@ from test_browser import (
 )
 
 from playground.ports import free_port
+from playground.tied import tied_popen
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -68,7 +69,7 @@ def playground(mlx_server, tmp_path_factory):
                "--model", str(DEMO_MODEL), "--port", str(port), "--max-models", "2"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MLX_PLAYGROUND_API_KEY": KEY}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = tied_popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:

@@ -13,7 +13,7 @@ import pytest
 from conftest import DEMO_MODEL
 
 from playground.families import get_family
-from playground.templates import render
+from playground.templates import RenderCall, render
 
 NAMES = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Ivy", "Jack", "Kate", "Leo", "Mia",
          "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor", "Wendy", "Zoe"]
@@ -51,7 +51,7 @@ def reply(model, messages: list[dict], sampler) -> tuple[str, object]:
     """The model's reply to ``messages`` and the last generation response (finish reason, token count)."""
     import mlx_lm
 
-    prompt = render(get_family("chatml").template, messages, add_generation_prompt=True, family="chatml").text
+    prompt = render(get_family("chatml").template, messages, RenderCall(add_generation_prompt=True)).text
     text, last = "", None
     for last in mlx_lm.stream_generate(*model, prompt, max_tokens=MAX_TOKENS, sampler=sampler):
         text += last.text

@@ -307,12 +307,8 @@ HERMES_DEFAULT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ranking: Hermes ships named templates; detection reads the 'default' one (plain ChatML), whose "
-    "<|im_start|> marker names chatml and outvotes the name Hermes-3 (issue 20, detection helper)",
-)
 def test_hermes3_with_its_named_templates_is_hermes(model_dir):
+    """Hermes ships named templates; detection reads the 'default' one (plain ChatML), which fits the name."""
     templates = [
         {"name": "default", "template": HERMES_DEFAULT},
         {"name": "tool_use", "template": get_family("hermes").template},

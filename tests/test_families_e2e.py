@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import reply_of
 
 from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
@@ -49,11 +50,10 @@ def test_it_streams_and_the_reply_is_parsed_per_family(engine, qwen3):
 
 
 def test_reasoning_and_tool_calls_go_back_into_the_history_as_the_template_wants(engine, qwen3):
-    from playground.parsing import parse_reply
 
     prepared = engine.prepare(qwen3, ChatRequest(messages=HELLO))
     reply = '<think>\nThe user greets me.\n</think>\n\nHi! <tool_call>\n{"name": "wave", "arguments": {"hand": "left"}}\n</tool_call>'
-    message = prepared.assistant_message(parse_reply(reply, prepared.reasoning, prepared.tool_calls, prompt=prepared.text))
+    message = reply_of(prepared, reply).message()
     assert message["reasoning_content"] == "The user greets me." and message["content"] == "Hi!"
     assert message["tool_calls"][0]["function"] == {"name": "wave", "arguments": {"hand": "left"}}
     history = [*HELLO, message, {"role": "user", "content": "Again?"}]
@@ -65,14 +65,10 @@ def test_reasoning_and_tool_calls_go_back_into_the_history_as_the_template_wants
 
 
 def test_deepseek_gets_its_tool_arguments_as_a_json_string(engine, qwen3):
-    from playground.parsing import parse_reply
-
     prepared = engine.prepare(qwen3, ChatRequest(messages=HELLO, template="deepseek-r1"))
-    parsed = parse_reply(
-        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>wave\n```json\n{\"hand\": \"left\"}\n```"
+    message = reply_of(  # the prompt opened a think block: a real reply closes it first
+        prepared,
+        "Wave.</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>wave\n```json\n{\"hand\": \"left\"}\n```"
         "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-        prepared.reasoning,
-        prepared.tool_calls,
-    )
-    message = prepared.assistant_message(parsed)
+    ).message()
     assert message["tool_calls"][0]["function"]["arguments"] == '{"hand": "left"}'

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import reply_of
 
 from playground.errors import PlaygroundError
 from playground.parsing import parse_reply
@@ -96,7 +97,7 @@ def test_reasoning_and_calls_go_back_into_the_history_as_seeds_template_writes_t
         "<seed:think>The user greets me.</seed:think>\nHi! <seed:tool_call>\n<function=wave>\n"
         "<parameter=hand>left</parameter>\n</function>\n</seed:tool_call>"
     )
-    message = prepared.assistant_message(parse_reply(reply, prepared.reasoning, prepared.tool_calls))
+    message = reply_of(prepared, reply).message()
     assert (message["reasoning_content"], message["content"]) == ("The user greets me.", "Hi!")
     assert message["tool_calls"][0]["function"] == {"name": "wave", "arguments": {"hand": "left"}}
     history = (*HELLO, message, {"role": "tool", "content": "waved"})

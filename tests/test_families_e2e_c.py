@@ -5,6 +5,7 @@ tokens, and their replies are parsed in the family's formats (LFM2's calls throu
 from __future__ import annotations
 
 import pytest
+from conftest import reply_of
 
 from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
@@ -84,13 +85,9 @@ def test_lfm2_tools_prompt_stream_and_pythonic_call(engine, lfm2):
     bos_id = lfm2.tokenizer.convert_tokens_to_ids("<|startoftext|>")
     assert prepared.token_ids[0] == bos_id and prepared.token_ids.count(bos_id) == 1  # the template's, not doubled
     _generate(engine, prepared)
-    parser = prepared.parser()
-    for piece in ("<|tool_call_start|>[get_weather(ci", 'ty="Paris")]<|tool_', "call_end|>Checking."):
-        parser.feed(piece)
-    parser.finish()
-    parsed = parser.result()
-    assert parsed.content == "Checking." and not parsed.errors
-    message = prepared.assistant_message(parsed)
+    reply = reply_of(prepared, "<|tool_call_start|>[get_weather(ci", 'ty="Paris")]<|tool_', "call_end|>Checking.")
+    assert reply.content == "Checking." and not reply.parsed.errors
+    message = reply.message()
     assert message["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Paris"}}
     history = [*HELLO, message, {"role": "tool", "content": '{"temperature": 18}'}]
     again = engine.prepare(lfm2, ChatRequest(messages=tuple(history), tools=[WEATHER]))

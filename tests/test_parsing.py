@@ -22,7 +22,6 @@ from playground.parsing import (
     join_deltas,
     parse_reply,
     reasoning_open,
-    render_parts_for_history,
 )
 
 DS_BEGIN, DS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
@@ -456,8 +455,7 @@ def test_to_message_and_history_parts():
     assert parsed.to_message() == {
         "role": "assistant", "content": "One moment.", "reasoning_content": "weather?", "tool_calls": [call],
     }
-    assert render_parts_for_history(parsed, "hermes") == parsed.to_message()
-    as_text = render_parts_for_history(parsed, "deepseek")["tool_calls"][0]["function"]["arguments"]
+    as_text = parsed.to_message(json_arguments=True)["tool_calls"][0]["function"]["arguments"]
     assert json.loads(as_text) == W and isinstance(as_text, str)
     plain = parse_reply("Hi", "think", "hermes").to_message()
     assert plain == {"role": "assistant", "content": "Hi"}

@@ -11,7 +11,7 @@ import random
 import pytest
 
 from playground.families import get_family
-from playground.parsing import Delta, ParsedReply, ReplyParser, join_deltas, parse_reply, render_parts_for_history
+from playground.parsing import Delta, ParsedReply, ReplyParser, join_deltas, parse_reply
 from playground.parsing.mlx_lm_tools import load_tool_parser
 
 # Markup of these formats: answer text must never contain any of it.
@@ -491,7 +491,7 @@ def test_minicpm5_values_are_typed_by_the_declared_tools():
 
 def test_apertus_history_keeps_arguments_as_json_text_as_its_template_needs():
     parsed = parse_reply('<|tools_prefix|>[{"add": {"a": 2, "b": 3}}]<|tools_suffix|>', "apertus", "apertus")
-    message = render_parts_for_history(parsed, "apertus")
+    message = parsed.to_message(json_arguments=get_family("apertus").tool_arguments == "string")
     assert message["tool_calls"][0]["function"]["arguments"] == '{"a": 2, "b": 3}'
     assert get_family("apertus").tool_arguments == "string"
 

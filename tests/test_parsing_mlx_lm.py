@@ -185,3 +185,58 @@ def test_our_parser_against_mlx_lms(fmt, module, reply, tools, ours, theirs, why
     assert (ours == theirs) == (not why), "state why the two parsers differ"
     if fmt == "kimi":
         assert parsed.tool_calls[0].id == mlx_call["id"]
+
+
+# --- the other formats both cover: mistral, hermes (mlx-lm's json_tools), pythonic ---------------------------------
+# (our format, mlx-lm module, reply, our calls, mlx-lm's calls (name, arguments), who is right where they differ)
+MORE_OUTPUTS = [
+    ("mistral", "mistral", '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "abc123def"}]',
+     [("get_weather", {"city": "Paris"})], [("get_weather", {"city": "Paris"})], ""),
+    ("mistral", "mistral", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',
+     [("get_weather", {"city": "Paris"})], [("get_weather", {"city": "Paris"})], ""),
+    ("mistral", "mistral", '[TOOL_CALLS]a[ARGS]{"x": 1}[TOOL_CALLS]b[ARGS]{"y": 2}',
+     [("a", {"x": 1}), ("b", {"y": 2})], [("a", {"x": 1}), ("b", {"y": 2})], ""),
+    ("mistral", "mistral", '[TOOL_CALLS][{"name": "f", "arguments": "{\\"a\\": 1}"}]',
+     [("f", {"a": 1})], [("f", {"a": 1})], ""),
+    ("mistral", "mistral", '[TOOL_CALLS]get_weather[CALL_ID]abc123def[ARGS]{"city": "Paris"}',
+     [("get_weather", {"city": "Paris"})], [("abc123def", {"city": "Paris"})],
+     "mlx-lm is wrong: its NAME[ARGS] pattern takes the call id (Mistral Small 3.2 / Devstral 2507 / Magistral write "
+     "NAME[CALL_ID]ID[ARGS]) for the function name"),
+    ("hermes", "json_tools", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+     [("get_weather", {"city": "Paris"})], [("get_weather", {"city": "Paris"})], ""),
+    ("hermes", "json_tools", '<tool_call>\n{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}\n</tool_call>',
+     [("get_weather", {"city": "Paris"})], [("get_weather", '{"city": "Paris"}')],
+     "mlx-lm keeps string-encoded arguments as the string; ours decodes them to the object (both are usable)"),
+    ("pythonic", "pythonic", '[get_weather(city="Paris", days=3)]',
+     [("get_weather", {"city": "Paris", "days": 3})], [("get_weather", {"city": "Paris", "days": 3})], ""),
+    ("pythonic", "pythonic", '[a(x=1), b(y="t")]', [("a", {"x": 1}), ("b", {"y": "t"})],
+     [("a", {"x": 1}), ("b", {"y": "t"})], ""),
+    ("pythonic", "pythonic", "[f(flag=true, x=null, l=[1, 2])]", [("f", {"flag": True, "x": None, "l": [1, 2]})],
+     [("f", {"flag": True, "x": None, "l": [1, 2]})], ""),  # ours failed here before: JSON literals now read
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "module", "reply", "ours", "theirs", "why"), MORE_OUTPUTS, ids=[f"{r[0]}-{i}" for i, r in enumerate(MORE_OUTPUTS)]
+)
+def test_more_formats_against_mlx_lms(fmt, module, reply, ours, theirs, why):
+    parser = load_tool_parser(module)
+    inner = reply.removeprefix(parser.tool_call_start)
+    inner = inner.removesuffix(parser.tool_call_end) if parser.tool_call_end else inner
+    mlx_calls = parser.parse_tool_call(inner, None)
+    mlx_calls = mlx_calls if isinstance(mlx_calls, list) else [mlx_calls]
+    parsed = parse_reply(reply, "none", fmt)
+    assert not parsed.errors and parsed.content == ""
+    assert [(c.name, c.arguments) for c in parsed.tool_calls] == ours
+    assert [(c["name"], c["arguments"]) for c in mlx_calls] == theirs
+    assert (ours == theirs) == (not why), "state why the two parsers differ"
+
+
+def test_a_broken_hermes_call_is_no_call_in_either():
+    reply = '<tool_call>\n{"name": "f", "arguments": {"a": 1},}\n</tool_call>'
+    with pytest.raises(ValueError):
+        load_tool_parser("json_tools").parse_tool_call(reply[len("<tool_call>") : -len("</tool_call>")], None)
+    parsed = parse_reply(reply, "none", "hermes")
+    assert parsed.errors == ("tool call 1 is not valid JSON: Expecting property name enclosed in double quotes: "
+                             "line 1 column 37 (char 36)",)
+    assert parsed.tool_calls[0].arguments == '{"a": 1},'  # ours keeps the text and says why; mlx-lm raises

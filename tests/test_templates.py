@@ -12,7 +12,7 @@ from playground.errors import (
     TemplateSyntaxError,
 )
 from playground.families import get_family
-from playground.templates import compile_template, render, render_family
+from playground.templates import RenderCall, compile_template, render, render_family
 
 CHAT = [
     {"role": "system", "content": "Be brief."},
@@ -70,7 +70,7 @@ def test_transformers_globals_and_extensions():
         "{% endgeneration %}{% endfor %}|{{ strftime_now('%Y') | length }}|{{ dict(a=1).a }}|"
         "{% set ns = namespace(n=0) %}{% set ns.n = ns.n + 2 %}{{ ns.n }}|{{ tools is none }}|{{ extra }}"
     )
-    out = render(template, CHAT, template_kwargs={"extra": "x"}).text
+    out = render(template, CHAT, RenderCall(template_kwargs={"extra": "x"})).text
     assert out == "Be brief.|4|1|2|True|x"
 
 
@@ -113,7 +113,7 @@ def test_syntax_error_reports_line_number_attribute():
     [
         ({"role": "user"}, "JSON list"),
         ([], "empty"),
-        ([{"role": "robot", "content": "x"}], "unknown role 'robot'"),
+        ([{"role": 3, "content": "x"}], "role must be non-empty text"),
         ([{"role": "user", "content": 3}], "content must be text"),
         ([{"role": "user"}], "has no 'content'"),
         (["hello"], "must be an object"),
@@ -127,8 +127,8 @@ def test_bad_messages(messages, pattern):
 def test_unknown_template_rejecting_system_is_retried_with_merge_and_says_so():
     strict = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" \
         "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
-    rendered = render(strict, CHAT[:2], supports_system=None)
+    rendered = render(strict, CHAT[:2])  # unknown system support: tried as-is first
     assert rendered.text == "[user]Be brief.\n\n  Hi there \n"
     assert any("rejected the system message" in w for w in rendered.warnings)
     with pytest.raises(TemplateRaisedError):
-        render(strict, CHAT[:2], supports_system=None, system_strategy="strict")
+        render(strict, CHAT[:2], RenderCall(system_strategy="strict"))

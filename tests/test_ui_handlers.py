@@ -430,12 +430,24 @@ def test_import_shows_every_role_and_round_trips_through_send_and_export(app):
     assert exported[: len(IMPORTED)] == IMPORTED and [m["role"] for m in exported[-2:]] == ["user", "assistant"]
 
 
+def test_import_passes_any_role_and_the_prompt_panel_warns_when_the_template_ignores_it(app):
+    r = req()
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+                {"role": "developer", "content": "Answer in uppercase."}]
+    chat, _, error, *_ = app.chat.import_conversation(json.dumps(messages), r)
+    assert error == "" and (chat[-1].get("metadata") or {}).get("title") == "role: developer"
+    shown = app.chat.preview(r, **values("What is my name?", template="chatml"))
+    assert "developer" in shown and "Answer in uppercase." in shown  # ChatML writes any role
+    shown = app.chat.preview(r, **values("What is my name?", template="qwen3"))
+    assert "message 3 has role &#x27;developer&#x27;, which this template ignores" in shown
+
+
 def test_a_bad_import_is_refused_inline_and_keeps_the_conversation(app):
     r = req()
     send(app, r, "Hello!")
     before = list(conversation(app, r))
-    out = app.chat.import_conversation('[{"role": "robot", "content": "x"}]', r)
-    assert is_skip(out[0]) and "unknown role &#x27;robot&#x27;" in out[2]
+    out = app.chat.import_conversation('[{"role": 7, "content": "x"}]', r)
+    assert is_skip(out[0]) and "role must be non-empty text" in out[2]
     assert conversation(app, r) == before
 
 
@@ -649,3 +661,17 @@ def test_streamed_updates_carry_values_only(app):
         assert len(streaming) >= 3, name
         assert not [v for update in streaming for v in update if is_update(v)], name
     assert "pg-token-view" in chat_updates[-1][2] and "appear when the reply ends" in chat_updates[0][2]
+
+
+@pytest.mark.parametrize(("template", "arguments"), [("glm4.5", '{"city": "Paris"}'), ("deepseek-r1", {"city": "Paris"})])
+def test_imported_tool_calls_are_shaped_for_the_chosen_template(app, template, arguments):
+    """OpenAI-style string arguments for GLM (which needs an object), an object for DeepSeek R1 (a string)."""
+    r = req()
+    messages = [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18"}]
+    assert app.chat.import_conversation(json.dumps(messages), r)[2] == ""
+    shown = app.chat.preview(r, **values("And tomorrow?", template=template))
+    assert 'role="alert"' not in shown and "Paris" in shown
+    assert json.loads(app.chat.export_conversation(r)) == messages  # the export keeps what was imported

@@ -212,7 +212,7 @@ def prepared_stub(text="", reasoning="none", tool_calls="none"):
 
     return SimpleNamespace(
         text=text, reasoning=reasoning, tool_calls=tool_calls, json_tool_arguments=False, raw=False,
-        parser=lambda: ReplyParser(reasoning, tool_calls, prompt=text),
+        parser=lambda prompt=None: ReplyParser(reasoning, tool_calls, prompt=text if prompt is None else prompt),
     )
 
 

@@ -360,7 +360,9 @@ class OpenAIBackend:
             yield assembler.final("cancelled", None)
             return
         if not streamed:
-            yield from self._whole(prepared, url, body, assembler, namer, explain, cancel)
+            yield from self._whole(
+                prepared, url, body, assembler=assembler, namer=namer, explain=explain, cancel=cancel
+            )
             return
         finish: str | None = None
         stop_token: str | None = None
@@ -406,7 +408,7 @@ class OpenAIBackend:
             assembler.note("the server sent no token probabilities")
         yield assembler.final(finish, stop_token if finish == "stop" else None)
 
-    def _whole(self, prepared, url, body, assembler, namer, explain, cancel) -> Iterator[GenerationEvent]:
+    def _whole(self, prepared, url, body, *, assembler, namer, explain, cancel) -> Iterator[GenerationEvent]:
         """A non-streamed request (mlx_lm.server with token probabilities)."""
         data, _ = self.http.post_json(url, body, explain=explain)
         if not isinstance(data, dict):

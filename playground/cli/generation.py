@@ -111,8 +111,6 @@ def _report(reply, warnings: list[str]) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import threading
-
     from ..engine import Engine
     from ..messages import load_messages
     from ..settings import new_seed
@@ -138,6 +136,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = request_from_args(args, messages, settings=settings).replace(wire_eos=not args.no_eos_wiring)
     engine = Engine(backend=backend_spec(args))
     loaded = engine.load(args.model)
+    prepared = _prepare_columns(engine, loaded, base, columns)
+    results = _run_columns(engine, prepared)
+    for (_, value), result in zip(columns, results):
+        if result.error is not None:
+            raise PlaygroundError(f"column {value}: {result.error.message}", hint=result.error.hint)
+    report = [
+        {
+            kind: value,
+            "prompt": plan.text,
+            "text": result.text,
+            "reasoning": result.reasoning,
+            "content": result.content,
+            "tool_calls": [c.to_message_dict() for c in result.tool_calls],
+            **result.stats(),
+            "warnings": list(plan.warnings),
+        }
+        for (kind, value), plan, result in zip(columns, prepared, results)
+    ]
+    if args.json:
+        print_json({"model": loaded.name, "columns": report})
+    else:
+        _print_columns(report)
+    return 0
+
+
+def _prepare_columns(engine, loaded, base, columns: list[tuple[str, str]]) -> list:
+    """One prepared request per column (``("preset", NAME)`` or ``("template", FILE)``), refused by column."""
     prepared = []
     for kind, value in columns:
         if kind == "preset":
@@ -148,36 +173,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
             prepared.append(engine.prepare(loaded, request))
         except PlaygroundError as exc:
             raise PlaygroundError(f"column {value}: {exc.message}", hint=exc.hint) from None
+    return prepared
+
+
+def _run_columns(engine, prepared: list) -> list:
+    """Every column's whole reply; started together, so they decode in one batch."""
+    import threading
+
     results: list = [None] * len(prepared)
 
     def run(index: int) -> None:
-        *_, results[index] = engine.reply(prepared[index])  # one batch: the columns decode together
+        *_, results[index] = engine.reply(prepared[index])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prepared))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for (_, value), result in zip(columns, results):
-        if result.error is not None:
-            raise PlaygroundError(f"column {value}: {result.error.message}", hint=result.error.hint)
-    report = []
-    for (kind, value), plan, result in zip(columns, prepared, results):
-        report.append(
-            {
-                kind: value,
-                "prompt": plan.text,
-                "text": result.text,
-                "reasoning": result.reasoning,
-                "content": result.content,
-                "tool_calls": [c.to_message_dict() for c in result.tool_calls],
-                **result.stats(),
-                "warnings": list(plan.warnings),
-            }
-        )
-    if args.json:
-        print_json({"model": loaded.name, "columns": report})
-        return 0
+    return results
+
+
+def _print_columns(report: list[dict]) -> None:
     for index, column in enumerate(report, start=1):
         name = column.get("preset") or column.get("template")
         stop = f" ({column['stop_token']})" if column["stop_token"] else ""
@@ -188,4 +204,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{column['generation_tps']:.1f} tok/s, batch of {column['batch_size']}, seed {column['seed']}]"
         )
         warn(column["warnings"])
-    return 0

@@ -16,7 +16,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from ..detect import read_metadata
     from ..messages import load_messages
     from ..models import resolve_model
-    from ..prepare import render_request
+    from ..prepare import mlx_lm_variant, render_request, vocabulary_has_thinking
     from ..templates import choose_template
 
     if not (args.preset or args.model or args.template):
@@ -34,11 +34,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.eos_token is not None:
         choice = dataclasses.replace(choice, eos_token=args.eos_token)
     rendered = render_request(choice, request)
+    thinks = vocabulary_has_thinking(meta.token_ids) if meta is not None else None  # mlx-lm's has_thinking
+    mlx_lm_prompt, mlx_lm_note = mlx_lm_variant(choice, request, rendered.text, thinks)
     if args.json:
-        print_json(rendered.to_dict())
+        print_json({**rendered.to_dict(), "mlx_lm_prompt": mlx_lm_prompt, "mlx_lm_note": mlx_lm_note})
     else:
         out(rendered.text)
-        warn(rendered.warnings)
+        warn([*rendered.warnings, *([mlx_lm_note] if mlx_lm_note else [])])
     return 0
 
 
@@ -69,11 +71,15 @@ def render_images(args: argparse.Namespace, request) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from ..detect import detect_metadata
-    from ..models import check_model_folder, resolve_model
+    from ..detect import detect_metadata, read_metadata
+    from ..errors import DetectionError
+    from ..models import resolve_model
 
     folder, name = resolve_model(args.model, allow_download=False)
-    detection = detect_metadata(check_model_folder(folder, name, weights=False))
+    if not (folder / "config.json").is_file():
+        raise DetectionError(f"{name} has no config.json", hint="point at a model folder (it holds config.json)")
+    meta = read_metadata(folder, name=name)  # metadata alone: what loading still needs becomes a warning
+    detection = detect_metadata(meta)
     if args.json:
         print_json(detection.to_dict())
         return 0
@@ -81,7 +87,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         ("model", detection.model_name),
         ("family", detection.family),
         ("preset", detection.preset),
+        ("rule", detection.rule),
         ("reason", detection.reason),
+        *[(f"{d.step} rule", f"{d.rule}: {d.chose}") for d in detection.decisions],
+        *[("overruled", item) for item in detection.overruled],
         (
             "template",
             detection.template_source + (f" ({detection.template_origin})" if detection.template_origin else ""),
@@ -92,7 +101,6 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if detection.vision:
         from ..vision.config import vision_evidence
 
-        meta = check_model_folder(folder, name, weights=False)
         rows.append(("vision", f"yes: {vision_evidence(meta.config, meta.preprocessor_config)} (loads with mlx-vlm)"))
     for key, value in rows:
         print(f"{key:<11} {value}")

@@ -9,12 +9,11 @@ the streaming rules.
 """
 
 from .reasoning import REASONING_FORMATS
-from .reply import JSON_STRING_ARGUMENTS, ReplyParser, parse_reply, reasoning_open, render_parts_for_history
+from .reply import ReplyParser, parse_reply, reasoning_open
 from .tools import TOOL_CALL_FORMATS
 from .types import Delta, ParsedReply, ToolCall, join_deltas
 
 __all__ = [
-    "JSON_STRING_ARGUMENTS",
     "REASONING_FORMATS",
     "TOOL_CALL_FORMATS",
     "Delta",
@@ -24,5 +23,4 @@ __all__ = [
     "join_deltas",
     "parse_reply",
     "reasoning_open",
-    "render_parts_for_history",
 ]

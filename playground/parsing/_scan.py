@@ -79,16 +79,6 @@ class BracketScanner:
         return None
 
 
-def json_end(text: str, start: int) -> int | None:
-    """Index just past the JSON object or array that opens at text[start], or None if it is not finished yet."""
-    return BracketScanner().end(text, start)
-
-
-def python_call_end(text: str, start: int) -> int | None:
-    """Index just past the bracketed group opening at text[start] (Python quoting), or None."""
-    return BracketScanner(python=True).end(text, start)
-
-
 def loads_object(text: str) -> tuple[dict | None, str | None]:
     """(the JSON object, None) or (None, why it is not one)."""
     try:
@@ -141,11 +131,12 @@ def salvage_call(text: str) -> tuple[str, str]:
 
 def python_call(text: str) -> tuple[str, dict] | None:
     """Parse `name(k=v, ...)` / `a.b(k=v)` with literal keyword arguments, or None when it is not one."""
+    text = text.strip()
     try:
-        node = ast.parse(text.strip(), mode="eval").body
+        node = ast.parse(text, mode="eval").body
     except SyntaxError:
         return None
-    return _call_node(node)
+    return _call_node(node, text)
 
 
 def python_call_list(text: str) -> list[tuple[str, dict, str]] | None:
@@ -159,14 +150,14 @@ def python_call_list(text: str) -> list[tuple[str, dict, str]] | None:
         return None
     calls = []
     for elt in node.elts:
-        call = _call_node(elt)
+        call = _call_node(elt, text)
         if call is None:
             return None
         calls.append((call[0], call[1], ast.get_source_segment(text, elt) or ""))
     return calls
 
 
-def _call_node(node: ast.AST) -> tuple[str, dict] | None:
+def _call_node(node: ast.AST, text: str) -> tuple[str, dict] | None:
     if not isinstance(node, ast.Call) or node.args:
         return None
     name = _dotted(node.func)
@@ -178,8 +169,11 @@ def _call_node(node: ast.AST) -> tuple[str, dict] | None:
             return None
         try:
             arguments[keyword.arg] = ast.literal_eval(keyword.value)
-        except ValueError:
-            return None
+        except ValueError:  # a value written as JSON (true, false, null: templates render nested values as JSON)
+            try:
+                arguments[keyword.arg] = json.loads(ast.get_source_segment(text, keyword.value) or "")
+            except json.JSONDecodeError:
+                return None
     return name, arguments
 
 

@@ -7,9 +7,6 @@ from .reasoning import check_reasoning_format, make_splitter, tags_open
 from .tools import check_tool_call_format, make_tool_stage
 from .types import Delta, ParsedReply, ToolCall
 
-# Tool-call formats whose families' templates paste `arguments` into the prompt as text, so history needs JSON strings.
-JSON_STRING_ARGUMENTS = frozenset({"deepseek", "deepseek-v3.1", "apertus"})
-
 
 def reasoning_open(prompt: str, reasoning: str) -> bool:
     """True when `prompt` ends inside an unclosed reasoning block of this format, so the reply starts as reasoning.
@@ -56,7 +53,6 @@ class ReplyParser:
     ) -> None:
         check_reasoning_format(reasoning)
         check_tool_call_format(tool_calls)
-        self.reasoning_format = reasoning
         self.tool_call_format = tool_calls
         self._declared_tools = tools
         self._raw: list[str] = []
@@ -169,18 +165,3 @@ def parse_reply(
     parser.feed(text)
     parser.finish()
     return parser.result()
-
-
-def render_parts_for_history(
-    parsed: ParsedReply, tool_calls: str | None = None, *, json_arguments: bool | None = None
-) -> dict:
-    """The assistant message to store back into the conversation, shaped as transformers 5 / OpenAI expect:
-    ``content``, ``reasoning_content`` when the reply had reasoning, ``tool_calls`` as
-    ``[{"type": "function", "id"?: ..., "function": {"name", "arguments"}}]``.
-
-    Arguments are dicts, except for the tool-call formats whose templates paste them in as text (the DeepSeek
-    families, see `JSON_STRING_ARGUMENTS`), where they are JSON strings; `json_arguments` forces either way.
-    """
-    if json_arguments is None:
-        json_arguments = tool_calls in JSON_STRING_ARGUMENTS
-    return parsed.to_message(json_arguments=json_arguments)

@@ -27,6 +27,9 @@ Formats (`TOOL_CALL_FORMATS`), with what the model writes:
   that is not a call starts with the newline that ends the empty metadata; that newline is dropped.
 - ``kimi``: ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}
   <|tool_call_end|>...<|tool_calls_section_end|>``; the id is ``functions.NAME:0`` (what the template writes back).
+- ``dsml``: DeepSeek V3.2: ``<｜DSML｜function_calls>\\n<｜DSML｜invoke name="NAME">\\n<｜DSML｜parameter name="K"
+  string="true|false">V</｜DSML｜parameter>...</｜DSML｜invoke>...</｜DSML｜function_calls>``; values are decoded by
+  mlx-lm's ``decode_dsml_to_arguments`` (``string="false"`` values are JSON).
 - ``granite``: Granite 3.x: ``<|tool_call|>[{"name": ..., "arguments": {...}}, ...]``.
 - ``phi4-mini``: ``<|tool_call|>[{"name": ..., "arguments": {...}}]<|/tool_call|>`` (closing tag optional), and the
   ``functools[{...}]`` form Phi-4-mini also writes.
@@ -77,6 +80,7 @@ TOOL_CALL_FORMATS: tuple[str, ...] = (
     "glm4.5",
     "glm4",
     "kimi",
+    "dsml",
     "granite",
     "phi4-mini",
     "qwen3-coder",
@@ -682,6 +686,22 @@ def _kimi_body(body: str) -> tuple[str, dict | str, str | None, str | None]:
     return name, arguments, call_id or None, error
 
 
+_DSML = "｜DSML｜"
+_DSML_PARAMETER = re.compile(rf'<{_DSML}parameter name="(.*?)" string="(true|false)">(.*?)</{_DSML}parameter>', re.S)
+
+
+def _dsml_body(body: str) -> tuple[str, dict | str, str | None, str | None]:
+    """``NAME">`` then parameters, decoded as mlx-lm's DeepSeek V3.2 encoder decodes them."""
+    from mlx_lm.chat_templates.deepseek_v32 import decode_dsml_to_arguments
+
+    name, sep, rest = body.partition('">')
+    if not sep:
+        return body.strip(), "", None, 'has no closing "> after its name'
+    values = {key: (value, string) for key, string, value in _DSML_PARAMETER.findall(rest)}
+    arguments, error = arguments_from_json(decode_dsml_to_arguments(name, values)["arguments"])
+    return name.strip(), arguments, None, error
+
+
 class SectionStage(ToolStage):
     """A section of calls: SECTION_BEGIN (CALL_BEGIN body CALL_END)* SECTION_END; each call is emitted when done."""
 
@@ -874,6 +894,11 @@ def make_tool_stage(tool_calls: str, tools: list[dict] | tuple[dict, ...] | None
         return SectionStage(
             "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>", "<|tool_call_end|>",
             _kimi_body,
+        )
+    if tool_calls == "dsml":
+        return SectionStage(
+            f"<{_DSML}function_calls>", f"</{_DSML}function_calls>", f'<{_DSML}invoke name="', f"</{_DSML}invoke>",
+            _dsml_body,
         )
     if tool_calls == "granite":
         return ListStage(("<|tool_call|>",))

@@ -7,6 +7,7 @@ carries a warning that says why it happened.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from ..detect import Detection, ModelMetadata, classify_template, detect_metadat
 from ..errors import PlaygroundError
 from ..families import Family, FamilyRegistry, registry
 from ..messages import Message
-from .render import DEFAULT_SYSTEM_STRATEGY, RenderedPrompt, render
+from .encoder import encoder_keywords, render_encoder
+from .render import RenderCall, RenderedPrompt, TemplateFacts, render, template_variables
 
 #: Template choice names understood by :func:`choose_template` besides preset names.
 MODEL_CHOICE = "model"
@@ -34,22 +36,31 @@ class TemplateChoice:
     supports_system: bool | None
     warnings: tuple[str, ...] = ()
     defaults: dict[str, Any] | None = None
+    encoder: str | None = None  # mlx-lm's Python prompt encoder that replaces the template (see .encoder)
 
-    def render(self, messages: list[Message], **kwargs: Any) -> RenderedPrompt:
-        """Render ``messages`` with this choice (kwargs go to :func:`playground.templates.render.render`)."""
-        kwargs.setdefault("bos_token", self.bos_token)
-        kwargs.setdefault("eos_token", self.eos_token)
-        kwargs.setdefault("supports_system", self.supports_system)
-        kwargs.setdefault("system_strategy", DEFAULT_SYSTEM_STRATEGY)
-        warnings = list(self.warnings) + list(kwargs.pop("warnings", ()))
-        return render(
-            self.template,
-            messages,
+    def reads(self) -> frozenset[str]:
+        """The names the template (or encoder) reads: messages, tools, enable_thinking, ..."""
+        return encoder_keywords(self.encoder) if self.encoder else template_variables(self.template)
+
+    @property
+    def facts(self) -> TemplateFacts:
+        return TemplateFacts(
             source=self.source,
             family=self.family,
             template_name=self.name,
-            warnings=warnings,
-            **kwargs,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            supports_system=self.supports_system,
+        )
+
+    def render(
+        self, messages: list[Message], call: RenderCall, *, warnings: Iterable[str] = (), with_segments: bool = True
+    ) -> RenderedPrompt:
+        """Render ``messages`` with this choice (its template, or mlx-lm's encoder) as ``call`` says."""
+        renderer = render_encoder if self.encoder else render
+        notes = [*self.warnings, *warnings]
+        return renderer(
+            self.encoder or self.template, messages, call, facts=self.facts, warnings=notes, with_segments=with_segments
         )
 
 
@@ -67,6 +78,7 @@ def preset_choice(family: Family, detection: Detection | None = None, warnings: 
         supports_system=family.system_role,
         warnings=warnings,
         defaults=dict(family.defaults),
+        encoder=family.encoder,
     )
 
 

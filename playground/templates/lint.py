@@ -8,7 +8,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from ..errors import TemplateError
-from .render import compile_template, render
+from .render import RenderCall, TemplateFacts, compile_template, render
 from .sandbox import make_environment
 
 _SENTINEL = "LINT_REPLY_7f3a"
@@ -60,8 +60,11 @@ class LintReport:
             f"**System role:** {'rejected' if self.no_system_role else 'accepted'}"
             + ("; **strict user/assistant alternation**" if self.strict_alternation else "")
         )
+        if self.assistant_end:
+            lines.append(f"**Assistant turns end with:** `{self.assistant_end}` (an EOS token the model stops on)")
+        head = len(lines)
         lines.extend(f"- {f}" for f in self.findings)
-        return "\n\n".join(lines[:5]) + ("\n\n" + "\n".join(lines[5:]) if lines[5:] else "")
+        return "\n\n".join(lines[:head]) + ("\n\n" + "\n".join(lines[head:]) if lines[head:] else "")
 
 
 def _guards(ast: nodes.Template) -> list[str]:
@@ -93,15 +96,8 @@ def lint_template(
     end = None
     sample = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": _SENTINEL}]
     try:
-        text = render(
-            source,
-            sample,
-            add_generation_prompt=False,
-            bos_token=bos_token,
-            eos_token=eos_token,
-            supports_system=True,
-            with_segments=False,
-        ).text
+        facts = TemplateFacts(bos_token=bos_token, eos_token=eos_token, supports_system=True)
+        text = render(source, sample, RenderCall(add_generation_prompt=False), facts=facts, with_segments=False).text
         at = text.find(_SENTINEL)
         if at < 0:
             findings.append("the sample assistant reply does not appear in the output")

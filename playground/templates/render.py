@@ -23,7 +23,7 @@ from ..errors import (
     TemplateSecurityError,
     TemplateSyntaxError,
 )
-from ..messages import Message, validate_messages
+from ..messages import Message, ignored_roles, validate_messages
 from .sandbox import DEFAULT_LIMITS, Limits, RenderLimitError, TemplateRaise, make_environment, render_with_limits
 
 SOURCES = ("model", "preset", "custom", "generic")
@@ -391,86 +391,122 @@ def _pinned_clock(now: datetime):
     return strftime_now
 
 
+@dataclass(frozen=True)
+class TemplateFacts:
+    """What a template is: where it came from, its special tokens, and whether it has a system role (None:
+    unknown)."""
+
+    source: str = "custom"
+    family: str | None = None
+    template_name: str = ""
+    bos_token: str = ""
+    eos_token: str = ""
+    supports_system: bool | None = None
+
+
+@dataclass(frozen=True)
+class RenderCall:
+    """What a conversation is rendered with: transformers' ``apply_chat_template`` arguments, and what to do with a
+    system message the template cannot take."""
+
+    add_generation_prompt: bool = True
+    continue_final_message: bool = False
+    tools: list[dict] | None = None
+    documents: list[dict] | None = None
+    template_kwargs: dict[str, Any] | None = None
+    now: datetime | None = None
+    system_strategy: str = DEFAULT_SYSTEM_STRATEGY
+
+
+_FACTS = frozenset(TemplateFacts.__dataclass_fields__)
+_CALL = frozenset(RenderCall.__dataclass_fields__)
+
+
+def split_options(options: dict[str, Any]) -> tuple[RenderCall, TemplateFacts, dict[str, Any]]:
+    """``apply_chat_template``-style keyword arguments as (call, facts, the rest)."""
+    call = RenderCall(**{k: v for k, v in options.items() if k in _CALL})
+    facts = TemplateFacts(**{k: v for k, v in options.items() if k in _FACTS})
+    return call, facts, {k: v for k, v in options.items() if k not in _CALL | _FACTS}
+
+
+def _check_call(facts: TemplateFacts, call: RenderCall) -> None:
+    if facts.source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {facts.source!r}")
+    if call.system_strategy not in SYSTEM_STRATEGIES:
+        raise TemplateError(
+            f"unknown system strategy {call.system_strategy!r}", hint=f"use one of: {', '.join(SYSTEM_STRATEGIES)}"
+        )
+    if call.continue_final_message and call.add_generation_prompt:
+        raise TemplateError(
+            "continue_final_message and add_generation_prompt cannot both be on",
+            hint="continuing the final message already leaves the prompt open; turn the generation prompt off",
+        )
+
+
+def _variables(facts: TemplateFacts, call: RenderCall) -> dict[str, Any]:
+    variables: dict[str, Any] = check_template_kwargs(call.template_kwargs)
+    variables.update(
+        bos_token=facts.bos_token,
+        eos_token=facts.eos_token,
+        add_generation_prompt=call.add_generation_prompt,
+        tools=call.tools,
+        documents=call.documents,
+    )
+    if call.now is not None:
+        variables["strftime_now"] = _pinned_clock(call.now)
+    return variables
+
+
 def render(
     template: str,
     messages: list[Message],
+    call: RenderCall = RenderCall(),
     *,
-    source: str = "custom",
-    family: str | None = None,
-    template_name: str = "",
-    add_generation_prompt: bool = True,
-    continue_final_message: bool = False,
-    bos_token: str = "",
-    eos_token: str = "",
-    tools: list[dict] | None = None,
-    documents: list[dict] | None = None,
-    template_kwargs: dict[str, Any] | None = None,
-    now: datetime | None = None,
-    supports_system: bool | None = None,
-    system_strategy: str = DEFAULT_SYSTEM_STRATEGY,
+    facts: TemplateFacts = TemplateFacts(),
     with_segments: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     warnings: Iterable[str] = (),
 ) -> RenderedPrompt:
     """Render ``template`` for ``messages`` the way transformers' ``apply_chat_template`` does.
 
-    ``supports_system=False`` applies ``system_strategy`` before rendering; ``None`` (unknown) renders
-    as-is and, if the template rejects a system message, retries with the strategy and says so.
+    ``facts.supports_system=False`` applies ``call.system_strategy`` before rendering; ``None`` (unknown)
+    renders as-is and, if the template rejects a system message, retries with the strategy and says so.
 
     Messages are preprocessed as transformers 5 does: keys whose value is None are dropped, and a
     message's reasoning given as ``reasoning_content``, ``thinking`` or ``reasoning`` is offered under
-    both ``thinking`` and ``reasoning_content``. ``template_kwargs`` (``enable_thinking``,
-    ``reasoning_effort``, ...) reach the template as variables; ``now`` pins the clock ``strftime_now``
+    both ``thinking`` and ``reasoning_content``. ``call.template_kwargs`` (``enable_thinking``,
+    ``reasoning_effort``, ...) reach the template as variables; ``call.now`` pins the clock ``strftime_now``
     reads (default: the current time).
 
     Raises:
         MessagesError, TemplateError (syntax, raised, security, limit).
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    if system_strategy not in SYSTEM_STRATEGIES:
-        raise TemplateError(
-            f"unknown system strategy {system_strategy!r}", hint=f"use one of: {', '.join(SYSTEM_STRATEGIES)}"
-        )
+    _check_call(facts, call)
     messages = preprocess_messages(validate_messages(messages))
-    if continue_final_message and add_generation_prompt:
-        raise TemplateError(
-            "continue_final_message and add_generation_prompt cannot both be on",
-            hint="continuing the final message already leaves the prompt open; turn the generation prompt off",
-        )
     compiled = compile_template(template, limits)
     notes = list(warnings)
-    label = family or "this template"
-    if supports_system is False:
-        messages, extra = apply_system_strategy(messages, system_strategy, label)
+    label = facts.family or "this template"
+    if facts.supports_system is False:
+        messages, extra = apply_system_strategy(messages, call.system_strategy, label)
         notes += extra
-
-    variables: dict[str, Any] = check_template_kwargs(template_kwargs)
-    variables.update(
-        bos_token=bos_token,
-        eos_token=eos_token,
-        add_generation_prompt=add_generation_prompt,
-        tools=tools,
-        documents=documents,
-    )
-    if now is not None:
-        variables["strftime_now"] = _pinned_clock(now)
+    variables = _variables(facts, call)
+    continuing = call.continue_final_message
 
     def attempt(msgs: list[Message]) -> str:
         run_msgs = msgs
-        if continue_final_message:
+        if continuing:
             if "content" not in template:
                 raise TemplateError("continue_final_message is set but the template never reads message content")
             run_msgs = [*msgs[:-1], {**msgs[-1], "content": msgs[-1]["content"] + _CONTINUE_TAG}]
         text = _run(compiled, template, {**variables, "messages": run_msgs}, limits)
-        return _apply_continue(text) if continue_final_message else text
+        return _apply_continue(text) if continuing else text
 
     try:
         text = attempt(messages)
     except TemplateRaisedError as exc:
         has_system = any(m["role"] == "system" for m in messages)
-        if supports_system is None and has_system and system_strategy != "strict":
-            retried, extra = apply_system_strategy(messages, system_strategy, label)
+        if facts.supports_system is None and has_system and call.system_strategy != "strict":
+            retried, extra = apply_system_strategy(messages, call.system_strategy, label)
             text = attempt(retried)
             messages = retried
             notes.append(f"the template rejected the system message ({exc.message.split(': ', 1)[-1]})")
@@ -478,30 +514,46 @@ def render(
         else:
             raise
 
+    notes += ignored_roles(messages, text)
     segments: list[Segment] = []
     if with_segments:
-        seg_vars = {**variables}
-        probe = None if continue_final_message else _segments_from_probe(compiled, seg_vars, messages, text, limits)
+        probe = None if continuing else _segments_from_probe(compiled, dict(variables), messages, text, limits)
         segments = probe if probe is not None else _segments_by_search(text, messages)
+    return rendered_prompt(text, facts, call, messages=messages, warnings=notes, segments=segments)
+
+
+def rendered_prompt(
+    text: str, facts: TemplateFacts, call: RenderCall, *, messages: list[Message], warnings, segments
+) -> RenderedPrompt:
+    """The :class:`RenderedPrompt` of ``text`` (shared by the Jinja renderer and mlx-lm's encoders)."""
     return RenderedPrompt(
         text=text,
-        source=source,
-        family=family,
-        template_name=template_name,
-        warnings=tuple(notes),
+        source=facts.source,
+        family=facts.family,
+        template_name=facts.template_name,
+        warnings=tuple(warnings),
         segments=tuple(segments),
         messages=tuple(messages),
-        add_generation_prompt=add_generation_prompt,
-        bos_token=bos_token,
-        eos_token=eos_token,
+        add_generation_prompt=call.add_generation_prompt,
+        bos_token=facts.bos_token,
+        eos_token=facts.eos_token,
     )
 
 
-def render_family(family: Any, messages: list[Message], **kwargs: Any) -> RenderedPrompt:
-    """Render a family's preset template with its own BOS/EOS (overridable via kwargs)."""
-    kwargs.setdefault("bos_token", family.bos_token)
-    kwargs.setdefault("eos_token", family.eos_token)
-    kwargs.setdefault("source", "generic" if family.name == "generic" else "preset")
-    kwargs.setdefault("supports_system", family.system_role)
-    kwargs.setdefault("template_name", family.name)
-    return render(family.template, messages, family=family.name, **kwargs)
+def render_family(family: Any, messages: list[Message], **options: Any) -> RenderedPrompt:
+    """Render a family's preset with its own BOS/EOS; ``options`` are ``apply_chat_template``-style keywords (the
+    fields of :class:`RenderCall` and :class:`TemplateFacts`, overriding the family's, and ``with_segments``)."""
+    defaults = {
+        "bos_token": family.bos_token,
+        "eos_token": family.eos_token,
+        "source": "generic" if family.name == "generic" else "preset",
+        "supports_system": family.system_role,
+        "template_name": family.name,
+        "family": family.name,
+    }
+    call, facts, rest = split_options({**defaults, **options})
+    if family.encoder:  # mlx-lm's Python encoder instead of a template
+        from .encoder import render_encoder
+
+        return render_encoder(family.encoder, messages, call, facts=facts, **rest)
+    return render(family.template, messages, call, facts=facts, **rest)

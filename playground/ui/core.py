@@ -15,6 +15,7 @@ from ..engine import ChatSetup, Engine
 from ..errors import BackendError, PlaygroundError
 from ..families import registry
 from ..loaded import LoadedModel
+from ..messages import shape_tool_arguments
 from ..models import DEMO_MODEL_ALIAS, list_cached_models
 from ..prepare import PreparedChat, choice_family, template_choice
 from ..templates import CUSTOM_CHOICE, MODEL_CHOICE
@@ -190,6 +191,10 @@ class Core:
         """The one prepared request of the Chat tab (preview, Send, regenerate, continue, copy-as-code)."""
         spec = self.spec(inputs)
         loaded = self.loaded(state, spec)
+        choice = template_choice(loaded, inputs.template or AUTO, state.custom_template)
+        family = choice_family(choice)
+        if family is not None:  # imported and stored tool calls in the shape this template expects
+            conversation = shape_tool_arguments(conversation, family.tool_arguments, f"the {family.name} template")
         request = inputs.request(conversation, custom_template=state.custom_template, backend=spec, **changes)
         self.engine.set_chat_setup(loaded, chat_setup(request))  # API requests for this model render the same way
         return self.engine.prepare(loaded, request)

@@ -438,11 +438,14 @@ def chat_view(conversation: Sequence[dict], *, streaming: bool = False) -> tuple
             add(index, {"role": "user", "content": text, "metadata": {"title": f"↩ Tool result: {name}"}})
         elif role == "system":  # a system message after the first turn (the Chatbot hides the "system" role)
             add(index, {"role": "user", "content": text, "metadata": {"title": SYSTEM_TITLE}})
-        else:
+        else:  # user, and roles only some templates read (developer, ipython, ...): titled with their role
             for path in _images(message.get("content")):
                 add(index, {"role": "user", "content": {"path": path}})
             if text or not _images(message.get("content")):
-                add(index, {"role": "user", "content": text})
+                item = {"role": "user", "content": text}
+                if role != "user":
+                    item["metadata"] = {"title": f"role: {role}"}
+                add(index, item)
     return items, owners
 
 

@@ -329,10 +329,12 @@ class Scheduler:
             for ticket, kind, payload in results:
                 ticket.batch_size = max(ticket.batch_size, size)  # the largest batch it decoded in
                 if kind == "token":
-                    self._on_token(ticket, unit, *payload)
+                    self._on_token(ticket, unit, payload)
         self._close_idle()
 
-    def _on_token(self, ticket: Ticket, unit: Any, token, logprobs, finish, cache, all_tokens) -> None:
+    def _on_token(self, ticket: Ticket, unit: Any, payload: tuple) -> None:
+        """One step of a unit for ``ticket``: ``payload`` is (token, logprobs, finish, cache, all_tokens)."""
+        token, logprobs, finish, cache, all_tokens = payload
         if ticket.finished:
             return
         if token is None:  # the solo generator ran out

@@ -35,7 +35,6 @@ class Ticket:
     cache: PromptCache | None
     out: queue.Queue = field(default_factory=queue.Queue)
     seed: int = 0
-    submitted: float = field(default_factory=time.perf_counter)
     admitted: float | None = None
     first_token: float | None = None
     last_token: float | None = None
@@ -157,7 +156,6 @@ class SoloUnit:
     """One request at a time, decoded by mlx-lm's ``generate_step`` (a token a step): models whose KV cache
     cannot be batched, and the lone request of a batch unit (as fast as ``stream_generate``)."""
 
-    batchable = False
 
     def __init__(self, loaded: Any):
         """Subclasses (the vision unit) override :meth:`add`; stepping, stopping and releasing are shared."""
@@ -273,7 +271,6 @@ class BatchUnit:
     with its KV cache, token context and sampler state, and every later request joins that batch.
     """
 
-    batchable = True
 
     def __init__(self, loaded: Any, max_batch: int):
         self.loaded = loaded

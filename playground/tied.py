@@ -1,0 +1,96 @@
+"""Child processes that die with their parent, even when the parent is killed (SIGKILL, a CI timeout, Ctrl-C).
+
+``tied_popen`` starts a server (``mlx-playground serve`` for the bench's UI figures, ``mlx_lm.server`` in the
+tests) that must not outlive the process that started it: a forgotten server keeps a core busy for good.
+
+- Linux: the child asks the kernel for a signal when its parent dies (``prctl(PR_SET_PDEATHSIG)``), set
+  between fork and exec, and exits at once if the parent is already gone by then. The signal follows the
+  thread that started the child: call ``tied_popen`` from a thread that lives as long as the child should
+  (the main thread, in the bench and in pytest fixtures).
+- A command that starts processes of its own (``mlx.launch`` and its ranks: ``group=True``), and every command
+  where there is no parent-death signal (macOS), runs under a small watcher (``python -m playground.tied
+  PARENT_PID -- CMD``): it starts the command in a process group of its own and ends that whole group when the
+  parent is gone (it looks twice a second) or when it is told to stop (SIGTERM, SIGINT).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at the parent (the watcher's; Linux also gets the parent-death signal).
+WATCH_INTERVAL_S = 0.5
+#: Seconds a stopped group gets to end before it is killed.
+STOP_GRACE_S = 10.0
+
+
+def _die_with(parent: int, signum: int):
+    """The ``preexec_fn`` of a Linux child: ``signum`` when the parent dies; exit if it is already gone."""
+
+    def setup() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+def tied_popen(args: Sequence[str], *, group: bool = False, **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen(args, **kwargs)`` for a child that dies with this process. ``group``: the command starts
+    processes of its own, which must end with it (they run in a process group the watcher ends)."""
+    parent = os.getpid()
+    linux = sys.platform.startswith("linux")
+    command = list(args)
+    if group or not linux:
+        command = [sys.executable, "-m", "playground.tied", str(parent), "--", *command]
+    if linux:  # the watcher gets SIGTERM (it then ends its group); a lone child is killed outright
+        kwargs["preexec_fn"] = _die_with(parent, signal.SIGTERM if group else signal.SIGKILL)
+    return subprocess.Popen(command, **kwargs)
+
+
+def _stop_group(child: subprocess.Popen) -> None:
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, signum)
+            child.wait(timeout=STOP_GRACE_S)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def watch(parent: int, args: Sequence[str]) -> int:
+    """Run ``args`` in a process group of its own while ``parent`` lives; end the group when the parent is gone
+    or when this watcher is told to stop."""
+    child = subprocess.Popen(list(args), start_new_session=True)
+
+    def stop(*_: Any) -> None:
+        _stop_group(child)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while child.poll() is None:
+        if os.getppid() != parent:
+            stop()
+        time.sleep(WATCH_INTERVAL_S)
+    return child.returncode
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m playground.tied PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    return watch(int(argv[0]), argv[2:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
