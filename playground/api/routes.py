@@ -128,7 +128,7 @@ class _Handler:
         return error_response(error)
 
     def _work(self, prepared, answer, record, cancel: threading.Event, stream: bool):
-        return lambda emit: self.service.generate(prepared, answer, record, cancel, emit, stream)
+        return lambda emit: self.service.generate(prepared, answer, record, cancel=cancel, emit=emit, stream=stream)
 
     async def _whole(self, request: Request, prepared, answer: Answer, record) -> Response:
         cancel = threading.Event()

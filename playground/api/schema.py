@@ -1,8 +1,8 @@
 """OpenAI request bodies -> :class:`~playground.prepare.ChatRequest`: the fields an OpenAI-compatible client sends.
 
-``/v1/chat/completions`` takes ``messages`` with every role (``developer`` is rendered as ``system``; text parts are
-joined; a tool result gets the ``name`` of the call it answers), ``tools`` and ``tool_choice`` (``auto``, ``none``),
-the sampling fields of the options table under mlx_lm.server's names (``temperature``, ``top_p``, ``top_k``,
+``/v1/chat/completions`` takes ``messages`` with every role (passed to the template as the page passes them; text
+parts are joined; a tool result gets the ``name`` of the call it answers), ``tools`` and ``tool_choice`` (``auto``,
+``none``), the sampling fields of the options table under mlx_lm.server's names (``temperature``, ``top_p``, ``top_k``,
 ``min_p``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``max_tokens`` or
 ``max_completion_tokens``), ``stop``, ``seed``, ``logprobs``/``top_logprobs``, ``chat_template_kwargs``,
 ``reasoning_effort``, ``stream`` and ``stream_options``, and vLLM's ``add_generation_prompt`` and
@@ -22,8 +22,6 @@ from ..settings import GenerationSettings
 from .errors import bad_field, unsupported
 
 CHAT, COMPLETION = "chat", "completion"
-#: Roles a chat request may use; ``developer`` (OpenAI's newer name for the system prompt) is rendered as system.
-API_ROLES = ("system", "developer", "user", "assistant", "tool")
 _STRUCTURED_HINT = (
     "structured output (response_format, tool_choice 'required') needs the constraints engine, not merged yet"
 )
@@ -40,7 +38,7 @@ class ApiCall:
     stream: bool = False
     include_usage: bool = False
     top_logprobs: int | None = None  # None: no log-probabilities in the answer
-    notes: tuple[str, ...] = ()  # what the API changed in the request (developer role, tool_choice none)
+    notes: tuple[str, ...] = ()  # what the API changed in the request (tool_choice none)
     body: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -105,22 +103,17 @@ def _text_of(index: int, content: Any) -> Any:
     return "".join(texts)
 
 
-def _messages(body: dict) -> tuple[list[dict], list[str]]:
+def _messages(body: dict) -> list[dict]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_field("messages", "messages must be a non-empty list of {role, content} objects")
-    out, notes, call_names = [], [], {}
+    out, call_names = [], {}
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             what = type(message).__name__
             raise bad_field(f"messages[{index}]", f"message {index + 1} must be an object, got {what}")
         message = {k: v for k, v in message.items() if v is not None}
         role = message.get("role")
-        if role not in API_ROLES:
-            raise bad_field(f"messages[{index}].role", f"message {index + 1} has role {role!r}; use one of {API_ROLES}")
-        if role == "developer":
-            message["role"] = "system"
-            notes.append(f"message {index + 1}: the developer role is rendered as system")
         if "content" in message:
             message["content"] = _text_of(index, message["content"])
         for call in message.get("tool_calls") or ():
@@ -129,7 +122,7 @@ def _messages(body: dict) -> tuple[list[dict], list[str]]:
         if role == "tool" and "name" not in message and message.get("tool_call_id") in call_names:
             message["name"] = call_names[message["tool_call_id"]]
         out.append(message)
-    return out, notes
+    return out
 
 
 def _tools(body: dict) -> tuple[tuple[dict, ...] | None, list[str]]:
@@ -182,9 +175,8 @@ def parse(endpoint: str, body: Any) -> ApiCall:
     if endpoint == COMPLETION:
         request, notes = ChatRequest(raw_prompt=_prompt(body), **common), []
     else:
-        messages, notes = _messages(body)
-        tools, tool_notes = _tools(body)
-        notes += tool_notes
+        messages = _messages(body)
+        tools, notes = _tools(body)
         kwargs = _expect(body, "chat_template_kwargs", (dict,), "a JSON object") or {}
         request = ChatRequest(
             messages=tuple(messages),

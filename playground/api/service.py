@@ -22,7 +22,8 @@ from typing import Any
 from ..engine import Engine
 from ..errors import PlaygroundError
 from ..loaded import LoadedModel
-from ..prepare import PreparedChat
+from ..messages import shape_tool_arguments
+from ..prepare import ChatRequest, PreparedChat, choice_family, template_choice
 from ..reply import ReplyState
 from .answers import Answer
 from .errors import ApiError, from_playground
@@ -150,6 +151,8 @@ class ApiService:
         loaded = self.model(call.model)
         request = self.engine.chat_setup(loaded).apply(call.request)
         try:
+            if request.raw_prompt is None:
+                request = _shaped(loaded, request)
             prepared = self.engine.prepare(loaded, request)
         except PlaygroundError as exc:
             raise from_playground(exc) from None
@@ -161,6 +164,7 @@ class ApiService:
         prepared: PreparedChat,
         answer: Answer,
         record: RequestRecord,
+        *,
         cancel: threading.Event,
         emit: Callable[[str, Any], None],
         stream: bool,
@@ -177,3 +181,13 @@ class ApiService:
             error = state.error if state is not None else None
             self.log.close(record, state, error, http_status=400 if error is not None and not stream else 200)
         emit("done", state)
+
+
+def _shaped(loaded: LoadedModel, request: ChatRequest) -> ChatRequest:
+    """The request with its tool calls' arguments in the shape its template needs (OpenAI clients send JSON strings;
+    GLM iterates an object, DeepSeek pastes a string), as the page shapes its conversations."""
+    family = choice_family(template_choice(loaded, request.template, request.custom_template))
+    if family is None:
+        return request
+    messages = shape_tool_arguments(list(request.messages), family.tool_arguments, f"the {family.name} template")
+    return request.replace(messages=tuple(messages))
