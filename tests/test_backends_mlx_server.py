@@ -22,7 +22,7 @@ from playground.errors import BackendError
 from playground.prepare import ChatRequest
 from playground.settings import GenerationSettings
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 GREEDY = GenerationSettings(temperature=0.0, max_tokens=60)
 CONVERSATIONS = [

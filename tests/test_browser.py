@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import CHROMIUM, IMPORTED, launch_app_process
 
+pytestmark = pytest.mark.slow
+
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for the browser tests")

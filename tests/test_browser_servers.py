@@ -41,7 +41,7 @@ from playground.tied import tied_popen
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
 KEY = "sk-browser-never-shown-5d1e"
 HELLO = [{"role": "user", "content": "Hello!"}]

@@ -8,10 +8,13 @@ import json
 import threading
 import time
 
+import pytest
 from conftest import launch_app
 from gradio_client import Client
 
 from playground.engine import Engine
+
+pytestmark = pytest.mark.slow
 
 
 def message(text):

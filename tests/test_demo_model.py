@@ -125,6 +125,7 @@ def test_the_first_conversation_sampled_at_the_defaults(model, seed):
     assert re.search(r"= 9\b", replies[1]) and "Emma" in replies[3], replies
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_name_is_recalled_over_four_and_five_turns(model, name):
     four = converse(model, ["Hello!", "What is 4 + 5?", f"My name is {name}.", "What is my name?"])
@@ -134,6 +135,7 @@ def test_every_name_is_recalled_over_four_and_five_turns(model, name):
     assert f"Your name is {name}." in five[-1], five
 
 
+@pytest.mark.slow
 def test_every_trained_arithmetic_fact_is_answered_exactly(model):
     from mlx_lm.sample_utils import make_sampler
 

@@ -73,6 +73,7 @@ def test_a_string_that_is_not_an_object_is_a_clear_error(bad):
     assert info.value.hint
 
 
+@pytest.mark.slow
 def test_render_messages_keeps_transformers_behaviour(tmp_path):
     """The template's own error, as error + hint, where transformers raises too."""
     from transformers.utils.chat_template_utils import render_jinja_template

@@ -13,6 +13,8 @@ import pytest
 from conftest import DEMO_MODEL
 from gradio_client import Client
 
+pytestmark = pytest.mark.slow
+
 MODEL = str(DEMO_MODEL)
 
 
