@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--turns", type=int_at_least(2), default=10, help="chat turns for the time-to-first-token test (default 10)"
     )
     p.add_argument("--repeats", type=int_at_least(2), default=7, help="alternating run pairs per ratio (default 7)")
+    p.add_argument(
+        "--only",
+        choices=("engine", "ui", "ttft", "demo", "api", "startup"),
+        help="run only this part (api: the OpenAI-compatible API against a real mlx_lm.server)",
+    )
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     p.add_argument("--markdown", action="store_true", help="also print the README's Markdown table of this run")
     p.set_defaults(func=cmd_bench)
