@@ -323,6 +323,7 @@ def run_bench(
     turns: int = 10,
     repeats: int = 7,  # this machine's speed drifts: 5 pairs left the medians 2-3 % apart from run to run
     progress: Callable[[str], None] = print,
+    *,
     only: str | None = None,
 ) -> dict[str, Any]:
     """Measure everything (or only the part ``only`` names, one of :data:`PARTS`); returns the figures (also
