@@ -105,6 +105,8 @@ class _Handler:
             body = _json(await request.body())
             client = _client_name(request, body)
             record = service.log.open(endpoint, client, body)
+            named = body.get("model") if isinstance(body, dict) else None
+            record.model = named if isinstance(named, str) else ""
             call = parse(endpoint, body)
             with service.slot() as release:
                 prepared = await anyio.to_thread.run_sync(service.prepare, call, record)
@@ -159,27 +161,38 @@ class _Handler:
         cancel = threading.Event()
         queue = _on_a_thread(self._work(prepared, answer, record, cancel, True))
         try:
-            for chunk in answer.opening():
-                yield _sse(chunk)
-            while True:
-                kind, value = await queue.get()
-                if kind == "end":
-                    break
-                if kind == "chunk":
-                    yield _sse(value)
-                elif kind == "done":
-                    if value.error is not None:
-                        yield _sse(from_playground(value.error).body())
-                    else:
-                        for chunk in answer.closing(value):
-                            yield _sse(chunk)
-                elif kind == "error":
-                    log.error("API stream failed: %s: %s", type(value).__name__, value)
-                    yield _sse(ApiError(500, f"internal error: {type(value).__name__}", kind="server_error").body())
+            opening = "".join(_sse(chunk) for chunk in answer.opening())
+            if opening:
+                yield opening
+            ended = False
+            while not ended:
+                items = [await queue.get()]
+                while not queue.empty():  # what arrived meanwhile goes out in one write
+                    items.append(queue.get_nowait())
+                out = []
+                for kind, value in items:
+                    ended = ended or kind == "end"
+                    out += self._events(kind, value, answer)
+                if out:
+                    yield "".join(out)
             yield "data: [DONE]\n\n"
         finally:
             cancel.set()  # the client went away (or the stream ended): a running generation stops at its next step
             release()
+
+    @staticmethod
+    def _events(kind: str, value: Any, answer: Answer) -> list[str]:
+        """The server-sent events of one item from the generating thread."""
+        if kind == "chunk":
+            return [_sse(value)]
+        if kind == "done":
+            if value.error is not None:
+                return [_sse(from_playground(value.error).body())]
+            return [_sse(chunk) for chunk in answer.closing(value)]
+        if kind == "error":
+            log.error("API stream failed: %s: %s", type(value).__name__, value)
+            return [_sse(ApiError(500, f"internal error: {type(value).__name__}", kind="server_error").body())]
+        return []
 
 
 def _json(raw: bytes) -> Any:
