@@ -19,7 +19,7 @@ from typing import Any
 from .errors import DetectionError
 from .families import Family, FamilyRegistry, registry
 from .ranking import Decision, gather, name_match, rank
-from .vision.config import read_preprocessor, vision_evidence
+from .vision_config import read_preprocessor, vision_evidence
 
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: Files that hold a tokenizer's vocabulary (one of them is needed to load a model).
@@ -69,7 +69,7 @@ class Detection:
     model_type: str | None = None
     warnings: tuple[str, ...] = ()
     eos_token_ids: tuple[int, ...] = ()
-    vision: bool = False  # a vision-language model (see playground.vision.config.vision_evidence)
+    vision: bool = False  # a vision-language model (see playground.vision_config.vision_evidence)
     rule: str = ""  # the rule that decided the preset (playground.ranking.RULE_*)
     decisions: tuple[Decision, ...] = ()  # each step, with the rule that fired and what it overruled
 

@@ -107,6 +107,8 @@ class Engine:
     def prepare(self, model: LoadedModel | str | Path, request: ChatRequest) -> PreparedChat:
         """The exact prompt, tokens, settings and warnings of ``request`` (see :func:`playground.prepare.prepare`)."""
         loaded = model if isinstance(model, LoadedModel) else self.load(model)
+        if request.backend is None:  # the prepared request says where its tokens will come from
+            request = request.replace(backend=self.default_backend)
         return prepare(loaded, request)
 
     def backend(self, spec: BackendSpec | None = None) -> Backend:

@@ -186,49 +186,74 @@ def _string_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 def load_family(path: Path) -> Family:
     """Load and validate one preset file."""
     path = Path(path)
+    data = _read_preset(path)
+    name = data["name"]
+    eos_tokens = _string_list(path, "eos_tokens", data["eos_tokens"])
+    return Family(
+        name=name,
+        family=data.get("family", name),
+        title=data["title"],
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        template=_load_template(path, data),
+        bos_token=data.get("bos_token", ""),
+        eos_token=data.get("eos_token", eos_tokens[0] if eos_tokens else ""),
+        eos_tokens=eos_tokens,
+        system_role=data["system_role"],
+        defaults=_load_defaults(path, data.get("defaults", {})),
+        match=_load_match(path, data.get("match", {})),
+        priority=data.get("priority", 50),
+        path=path,
+        source=_load_source(path, data.get("source", {})),
+        kwargs=_load_kwargs(path, data.get("kwargs", {})),
+        reasoning=data.get("reasoning", "none"),
+        tool_calls=data.get("tool_calls", "none"),
+        tool_arguments=data.get("tool_arguments", "any"),
+        encoder=data.get("encoder"),
+    )
+
+
+def _read_preset(path: Path) -> dict[str, Any]:
+    """The preset file's TOML, with its top-level keys, their types, its name and its reply formats checked."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _fail(path, f"cannot read it ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"not valid TOML ({exc})") from exc
-
     unknown = sorted(set(data) - set(_TOP_KEYS))
     if unknown:
-        raise _fail(
-            path,
-            f"unknown key(s) {', '.join(unknown)}",
-            hint=f"valid keys: {', '.join(sorted(_TOP_KEYS))}",
-        )
+        raise _fail(path, f"unknown key(s) {', '.join(unknown)}", hint=f"valid keys: {', '.join(sorted(_TOP_KEYS))}")
     for key in _REQUIRED:
         if key not in data:
             raise _fail(path, f"missing required key '{key}'")
     for key, kind in _TOP_KEYS.items():
         if key in data and not isinstance(data[key], kind):
             raise _fail(path, f"'{key}' must be a {kind.__name__}, got {type(data[key]).__name__}")
-
     name = data["name"]
     if not _NAME_RE.match(name):
         raise _fail(path, f"name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
     if path.stem != name:
         raise _fail(path, f"name {name!r} does not match the file name", hint=f"rename it {name}.toml")
+    for key in ("reasoning", "tool_calls", "tool_arguments"):
+        valid = _valid_formats(key)
+        if key in data and data[key] not in valid:
+            raise _fail(path, f"{key} {data[key]!r} is not known", hint=f"valid: {', '.join(valid)}")
+    return data
 
-    template = _load_template(path, data)
 
-    defaults = data.get("defaults", {})
+def _load_defaults(path: Path, defaults: dict[str, Any]) -> dict[str, Any]:
     bad = sorted(set(defaults) - DEFAULTABLE_FIELDS)
     if bad:
-        raise _fail(
-            path,
-            f"unknown default(s) {', '.join(bad)}",
-            hint=f"valid defaults: {', '.join(sorted(DEFAULTABLE_FIELDS))}",
-        )
+        valid = ", ".join(sorted(DEFAULTABLE_FIELDS))
+        raise _fail(path, f"unknown default(s) {', '.join(bad)}", hint=f"valid defaults: {valid}")
     try:
-        defaults = {k: check_value(k, v) for k, v in defaults.items()}
+        return {k: check_value(k, v) for k, v in defaults.items()}
     except Exception as exc:  # SettingsError: keep its message, name the file
         raise _fail(path, f"defaults: {exc}") from exc
 
-    match = data.get("match", {})
+
+def _load_match(path: Path, match: dict[str, Any]) -> MatchRules:
     bad = sorted(set(match) - _MATCH_KEYS)
     if bad:
         raise _fail(path, f"unknown [match] key(s) {', '.join(bad)}", hint=f"valid: {', '.join(sorted(_MATCH_KEYS))}")
@@ -238,46 +263,24 @@ def load_family(path: Path) -> Family:
             re.compile(pattern)
         except re.error as exc:
             raise _fail(path, f"name pattern {pattern!r} is not a valid regular expression ({exc})") from exc
+    return rules
 
-    eos_tokens = _string_list(path, "eos_tokens", data["eos_tokens"])
-    source = data.get("source", {})
+
+def _load_source(path: Path, source: dict[str, Any]) -> dict[str, str]:
     bad = sorted(set(source) - _SOURCE_KEYS)
     if bad or not all(isinstance(v, str) for v in source.values()):
         raise _fail(path, "[source] takes text values for: repo, path, revision, note", hint=f"unknown: {bad}")
     if source and not {"repo", "path", "revision"} <= set(source):
         raise _fail(path, "[source] needs repo, path and revision (where the official template was taken from)")
-    kwargs = tuple(_load_kwarg(path, k, v) for k, v in data.get("kwargs", {}).items())
+    return dict(source)
+
+
+def _load_kwargs(path: Path, declared: dict[str, Any]) -> tuple[TemplateKwarg, ...]:
+    kwargs = tuple(_load_kwarg(path, k, v) for k, v in declared.items())
     controls = [k.control for k in kwargs if k.control]
     if len(controls) != len(set(controls)):
         raise _fail(path, "two [kwargs] entries drive the same control")
-    for key in ("reasoning", "tool_calls", "tool_arguments"):
-        if key not in data:
-            continue
-        valid = _valid_formats(key)
-        if data[key] not in valid:
-            raise _fail(path, f"{key} {data[key]!r} is not known", hint=f"valid: {', '.join(valid)}")
-    return Family(
-        name=name,
-        family=data.get("family", name),
-        title=data["title"],
-        description=data.get("description", ""),
-        reference=data.get("reference", ""),
-        template=template,
-        bos_token=data.get("bos_token", ""),
-        eos_token=data.get("eos_token", eos_tokens[0] if eos_tokens else ""),
-        eos_tokens=eos_tokens,
-        system_role=data["system_role"],
-        defaults=defaults,
-        match=rules,
-        priority=data.get("priority", 50),
-        path=path,
-        source=dict(source),
-        kwargs=kwargs,
-        reasoning=data.get("reasoning", "none"),
-        tool_calls=data.get("tool_calls", "none"),
-        tool_arguments=data.get("tool_arguments", "any"),
-        encoder=data.get("encoder"),
-    )
+    return kwargs
 
 
 def _load_template(path: Path, data: dict) -> str:

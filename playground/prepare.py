@@ -15,9 +15,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .backends.spec import BackendSpec
 from .errors import MessagesError, SettingsError, TemplateError
 from .families import Family, get_family, registry
 from .loaded import EosSet, LoadedModel
@@ -34,6 +33,9 @@ from .templates import (
     choose_template,
 )
 from .vision import request_has_images
+
+if TYPE_CHECKING:  # a field's type only: the backends import prepare, not the other way
+    from .backends.spec import BackendSpec
 
 AUTO = "auto"
 #: Top alternatives per token at most (the UI and the CLI ask for fewer).
@@ -60,7 +62,7 @@ class ChatRequest:
     effort: str | None = None  # low/medium/high: the family's reasoning-effort keyword; None: the template's default
     logprobs: int = 0  # top alternatives per generated token (0: off)
     images: tuple[str, ...] = ()  # image files added to the last user message (see playground.vision.prompt)
-    backend: BackendSpec | None = None  # None: the engine's default
+    backend: BackendSpec | None = None  # None: the engine's default (Engine.prepare fills it in)
 
     def replace(self, **changes: Any) -> ChatRequest:
         return dataclasses.replace(self, **changes)
@@ -141,7 +143,7 @@ class PreparedChat:
             "setting_sources": dict(self.setting_sources),
             "template_kwargs": dict(self.template_kwargs),
             "controls": dict(self.controls),
-            "backend": (self.request.backend or BackendSpec()).describe(),
+            "backend": self.request.backend.describe() if self.request.backend else "the engine's default backend",
             "warnings": list(self.warnings),
             "mlx_lm_prompt": self.mlx_lm_prompt,
             "mlx_lm_note": self.mlx_lm_note,

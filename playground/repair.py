@@ -198,7 +198,7 @@ class VisionConfigReport:
     """What ``fix-template --vision-config`` wrote (or would write) into config.json."""
 
     folder: Path
-    repairs: list = field(default_factory=list)  # playground.vision.config.ConfigRepair
+    repairs: list = field(default_factory=list)  # playground.vision_config.ConfigRepair
     backups: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -215,7 +215,7 @@ class VisionConfigReport:
 def fix_vision_config(folder: str | Path, *, dry_run: bool = False) -> VisionConfigReport:
     """Write the ``vision_config`` fields config.json lacks (patch_size, ...) from preprocessor_config.json
     or the family's known value, with a backup; verified by planning again (nothing may be left)."""
-    from .vision.config import mlx_vlm_vision_defaults, plan_repairs, read_preprocessor, repaired_config
+    from .vision_config import mlx_vlm_vision_defaults, plan_repairs, read_preprocessor, repaired_config
 
     folder = Path(folder)
     path = folder / "config.json"

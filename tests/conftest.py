@@ -243,3 +243,28 @@ def reply_of(prepared, *pieces):
     events.append(GenerationEvent("", None, prepared.prompt_tokens, len(pieces), 0.0, 0.0, 0.0, 0.0, finish_reason="stop"))
     *_, state = run_reply(prepared, iter(events))
     return state
+
+
+@pytest.fixture
+def cli(capfd, monkeypatch):
+    """Run ``mlx-playground ARGS`` in this process (no interpreter start-up): (exit code, stdout, stderr).
+
+    ``env`` sets environment variables for the call; ``stdin`` is what the command reads from standard input.
+    Commands whose behaviour is the process's own (BLAS loading, binding a port) are tested in a subprocess."""
+    import io
+    import sys
+
+    from playground.cli import main
+
+    def run(*args, env=None, stdin=None):
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8"))
+        capfd.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    return run

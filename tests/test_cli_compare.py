@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 
-def run(*args):
-    proc = subprocess.run([sys.executable, "-m", "playground.cli", *args], capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def test_compare_json_runs_every_column_in_one_batch_with_their_own_prompts():
-    code, out, err = run("compare", "--prompt", "What is 4 + 5?", "--preset", "chatml", "--preset", "llama2",
+def test_compare_json_runs_every_column_in_one_batch_with_their_own_prompts(cli):
+    code, out, err = cli("compare", "--prompt", "What is 4 + 5?", "--preset", "chatml", "--preset", "llama2",
                          "--preset", "generic", "--temp", "0", "--max-tokens", "30", "--json")
     assert code == 0, err
     columns = json.loads(out)["columns"]
@@ -23,23 +16,23 @@ def test_compare_json_runs_every_column_in_one_batch_with_their_own_prompts():
     assert {"text", "finish_reason", "generation_tokens", "stop_token", "seed", "batch_size"} <= set(columns[0])
     assert max(c["batch_size"] for c in columns) >= 2  # decoded together
     assert len({c["seed"] for c in columns}) == 1  # one seed for every column
-    code, out, _ = run("generate", "--prompt", "What is 4 + 5?", "--preset", "chatml", "--temp", "0",
+    code, out, _ = cli("generate", "--prompt", "What is 4 + 5?", "--preset", "chatml", "--temp", "0",
                        "--max-tokens", "30", "--json")
     assert json.loads(out.splitlines()[-1])["text"] == columns[0]["text"]  # the same reply as alone
 
 
-def test_compare_with_a_template_file_and_the_text_report(tmp_path):
+def test_compare_with_a_template_file_and_the_text_report(tmp_path, cli):
     template = tmp_path / "mine.jinja"
     template.write_text("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:")
-    code, out, err = run("compare", "--prompt", "Hello!", "--preset", "chatml", "--template", str(template),
+    code, out, err = cli("compare", "--prompt", "Hello!", "--preset", "chatml", "--template", str(template),
                          "--temp", "0", "--max-tokens", "10")
     assert code == 0, err
     assert "== column 1: chatml ==" in out and f"== column 2: {template} ==" in out
     assert "user: Hello!\nassistant:" in out and "tokens, ttft" in out
 
 
-def test_compare_needs_two_columns_and_valid_ones():
-    code, _, err = run("compare", "--prompt", "Hello!", "--preset", "chatml")
+def test_compare_needs_two_columns_and_valid_ones(cli):
+    code, _, err = cli("compare", "--prompt", "Hello!", "--preset", "chatml")
     assert code == 2 and err.startswith("error: compare needs at least two columns") and "hint:" in err
-    code, _, err = run("compare", "--prompt", "Hello!", "--preset", "chatml", "--preset", "nope")
+    code, _, err = cli("compare", "--prompt", "Hello!", "--preset", "chatml", "--preset", "nope")
     assert code == 2 and "unknown preset 'nope'" in err

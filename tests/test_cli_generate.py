@@ -12,7 +12,7 @@ import pytest
 from conftest import DEMO_MODEL
 
 
-def run(*args, env=None):
+def run_process(*args, env=None):
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "playground.cli", *args], capture_output=True, text=True, timeout=300, env=full_env
@@ -20,8 +20,8 @@ def run(*args, env=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_generate_json_on_the_default_demo_model():
-    code, out, err = run("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--json")
+def test_generate_json_on_the_default_demo_model(cli):
+    code, out, err = cli("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--json")
     assert code == 0, err
     data = json.loads(out.strip().splitlines()[-1])
     required = {"prompt", "text", "finish_reason", "stop_token", "prompt_tokens", "generation_tokens", "ttft_s",
@@ -32,8 +32,8 @@ def test_generate_json_on_the_default_demo_model():
     assert any("no chat template" in w for w in data["warnings"])
 
 
-def test_generate_streams_text_and_reports_stats():
-    code, out, err = run("generate", "--model", str(DEMO_MODEL), "--prompt", "What is the capital of France?",
+def test_generate_streams_text_and_reports_stats(cli):
+    code, out, err = cli("generate", "--model", str(DEMO_MODEL), "--prompt", "What is the capital of France?",
                          "--system", "You are a helpful assistant.", "--temp", "0", "--max-tokens", "40")
     assert code == 0, err
     assert out.strip() and "<|im_end|>" not in out
@@ -80,10 +80,10 @@ def broken_models(tmp_path):
         ("mlx-community/Some-Model-4bit", "not in the local Hugging Face cache"),
     ],
 )
-def test_bad_models_give_one_clear_line(broken_models, model, pattern):
+def test_bad_models_give_one_clear_line(broken_models, model, pattern, cli):
     import re
 
-    code, out, err = run("generate", "--model", broken_models.get(model, model), "--prompt", "hi", "--max-tokens", "5")
+    code, out, err = cli("generate", "--model", broken_models.get(model, model), "--prompt", "hi", "--max-tokens", "5")
     lines = err.strip().splitlines()
     assert code == 2, err
     assert "Traceback" not in err and lines[0].startswith("error: ") and re.search(pattern, lines[0]), err
@@ -100,20 +100,21 @@ def test_bad_models_give_one_clear_line(broken_models, model, pattern):
         (["--top-k", "-3"], "top_k"),
     ],
 )
-def test_invalid_settings_name_the_field_and_range(args, pattern):
+def test_invalid_settings_name_the_field_and_range(args, pattern, cli):
     import re
 
-    code, _, err = run("generate", "--prompt", "hi", *args)
+    code, _, err = cli("generate", "--prompt", "hi", *args)
     assert code == 2 and re.search(pattern, err.splitlines()[0]), err
 
 
+@pytest.mark.slow  # a process of its own: BLAS loading, binding a port
 def test_doctor_reports_blas():
-    code, out, _ = run("doctor", "--json")
+    code, out, _ = run_process("doctor", "--json")
     data = json.loads(out)
     assert code == 0 and "blas" in data and data["demo model"].endswith("demo-model")
     if sys.platform.startswith("linux") and os.path.exists("/usr/lib/x86_64-linux-gnu/libopenblas.so.0"):
         assert data["blas"].startswith("openblas")
-    code, out, _ = run("doctor", "--json", env={"MLX_PLAYGROUND_NO_BLAS": "1"})
+    code, out, _ = run_process("doctor", "--json", env={"MLX_PLAYGROUND_NO_BLAS": "1"})
     assert json.loads(out)["blas"].startswith("reference")
 
 
@@ -128,8 +129,9 @@ def test_doctor_reports_blas():
         (["--model", "/nope"], "model '/nope' is neither a folder nor a Hub repo id"),
     ],
 )
+@pytest.mark.slow  # a process of its own: BLAS loading, binding a port
 def test_serve_rejects_bad_options_before_starting(args, pattern):
-    code, _, err = run("serve", *args)
+    code, _, err = run_process("serve", *args)
     lines = err.strip().splitlines()
     assert code == 2 and "Traceback" not in err, err
     assert pattern in lines[-2] and lines[-2].startswith("error: ") and lines[-1].startswith("hint: "), err
@@ -142,6 +144,7 @@ def test_default_host_is_localhost():
     assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
 
 
+@pytest.mark.slow  # a process of its own: BLAS loading, binding a port
 def test_busy_port_is_one_clear_line():
     import socket
 
@@ -149,12 +152,12 @@ def test_busy_port_is_one_clear_line():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, _, err = run("serve", "--port", str(port))
+        code, _, err = run_process("serve", "--port", str(port))
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
 
 
-def test_generate_logprobs_json_shape():
-    code, out, err = run("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--logprobs", "3", "--json")
+def test_generate_logprobs_json_shape(cli):
+    code, out, err = cli("generate", "--prompt", "Hello!", "--temp", "0", "--max-tokens", "40", "--logprobs", "3", "--json")
     assert code == 0, err
     data = json.loads(out.strip().splitlines()[-1])
     tokens = data["tokens"]
@@ -169,12 +172,12 @@ def test_generate_logprobs_json_shape():
     assert data["content"] == data["text"] and data["reasoning"] is None and data["tool_calls"] == []
 
 
-def test_generate_raw_sends_the_text_byte_for_byte():
+def test_generate_raw_sends_the_text_byte_for_byte(cli):
     from playground.engine import Engine
     from playground.prepare import ChatRequest
 
     text = "<|im_start|>user\nWhat is 4 + 5?<|im_end|>\n<|im_start|>assistant\n"
-    code, out, err = run("generate", "--raw", "--prompt", text, "--temp", "0", "--max-tokens", "30", "--json")
+    code, out, err = cli("generate", "--raw", "--prompt", text, "--temp", "0", "--max-tokens", "30", "--json")
     assert code == 0, err
     data = json.loads(out.strip().splitlines()[-1])
     assert data["prompt"] == text and data["template_source"] == "raw" and data["bos_added"] is False
@@ -198,13 +201,13 @@ def test_generate_raw_sends_the_text_byte_for_byte():
         (["--prompt", "hi", "--max-tokens", "lots"], "argument --max-tokens: invalid int value"),
     ],
 )
-def test_generate_argument_errors_are_one_line_with_a_hint(args, pattern):
-    code, out, err = run("generate", *args)
+def test_generate_argument_errors_are_one_line_with_a_hint(args, pattern, cli):
+    code, out, err = cli("generate", *args)
     lines = err.strip().splitlines()
     assert code == 2 and "Traceback" not in err and out == "", err
     assert pattern in lines[-2] and lines[-2].startswith("error: ") and lines[-1].startswith("hint: "), err
 
 
-def test_generate_prints_warnings_without_json():
-    code, _, err = run("generate", "--prompt", "Hi", "--temp", "0", "--max-tokens", "1100")  # context: 1024
+def test_generate_prints_warnings_without_json(cli):
+    code, _, err = cli("generate", "--prompt", "Hi", "--temp", "0", "--max-tokens", "1100")  # context: 1024
     assert code == 0 and "warning: the model has no chat template" in err and "max tokens lowered" in err

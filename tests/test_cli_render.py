@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from preset_cases import CASES, EXPECTED
 
 from playground.cli import main
-
-
-def run(args, stdin=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "playground.cli", *args], input=stdin, capture_output=True, text=True, timeout=120
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 @pytest.fixture
@@ -46,8 +37,8 @@ def test_render_prints_prompt_exactly_without_newline(capsysbinary, messages_fil
     assert capsysbinary.readouterr().out.decode("utf-8") == EXPECTED[("llama2", "no_generation_prompt")]
 
 
-def test_render_token_overrides_and_stdin():
-    code, out, _ = run(["render", "--preset", "llama2", "--messages", "-", "--bos-token", "<BOS>", "--eos-token", "<EOS>",
+def test_render_token_overrides_and_stdin(cli):
+    code, out, _ = cli(*["render", "--preset", "llama2", "--messages", "-", "--bos-token", "<BOS>", "--eos-token", "<EOS>",
                         "--no-generation-prompt"], stdin=json.dumps([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]))
     assert (code, out) == (0, "<BOS>[INST] a [/INST] b <EOS>")
 
@@ -80,34 +71,34 @@ def test_render_with_model_folder_and_custom_template(model_dir, messages_file, 
         (["--preset", "llama2"], [{"role": "assistant", "content": "x"}], "roles must alternate"),
     ],
 )
-def test_bad_input_gives_one_clear_line_and_exit_2(messages_file, args, messages, pattern):
+def test_bad_input_gives_one_clear_line_and_exit_2(messages_file, args, messages, pattern, cli):
     import re
 
-    code, out, err = run(["render", *args, "--messages", messages_file(messages)])
+    code, out, err = cli(*["render", *args, "--messages", messages_file(messages)])
     assert code == 2 and out == ""
     assert err.startswith("error: ") and "Traceback" not in err
     assert re.search(pattern, err), err
 
 
-def test_template_syntax_error_names_the_line(tmp_path, messages_file):
+def test_template_syntax_error_names_the_line(tmp_path, messages_file, cli):
     template = tmp_path / "bad.jinja"
     template.write_text("{% for m in messages %}\n{{ m.content }\n{% endfor %}")
-    code, _, err = run(["render", "--template", str(template), "--messages", messages_file([{"role": "user", "content": "x"}])])
+    code, _, err = cli(*["render", "--template", str(template), "--messages", messages_file([{"role": "user", "content": "x"}])])
     assert code == 2 and "syntax error at line 2" in err
 
 
-def test_detect_and_presets_json(model_dir):
+def test_detect_and_presets_json(model_dir, cli):
     folder = model_dir("gemma-2-2b-it", config={"model_type": "gemma2"}, tokenizer_config={"eos_token": "<eos>"},
                        vocab=["<eos>", "<start_of_turn>", "<end_of_turn>"])
-    code, out, _ = run(["detect", str(folder), "--json"])
+    code, out, _ = cli(*["detect", str(folder), "--json"])
     data = json.loads(out)
     assert code == 0
     assert {"family", "preset", "reason", "template_source", "eos_tokens", "bos_token"} <= set(data)
     assert data["preset"] == "gemma" and data["eos_tokens"] == ["<end_of_turn>", "<eos>"]
-    code, out, _ = run(["presets", "--json"])
+    code, out, _ = cli(*["presets", "--json"])
     presets = {p["name"]: p for p in json.loads(out)}
     assert presets["gemma"]["system_role"] is False and presets["qwen2.5"]["defaults"]["repetition_penalty"] == 1.2
-    code, out, err = run(["detect", "/no/such/model"])
+    code, out, err = cli(*["detect", "/no/such/model"])
     assert code == 2 and err.startswith("error: ")
 
 
@@ -139,12 +130,12 @@ def test_tools_template_kwargs_and_a_pinned_clock(tmp_path, messages_file, capsy
         (["--model", "demo", "--preset", "chatml"], r"argument --preset: not allowed with argument --model"),
     ],
 )
-def test_template_option_errors_are_one_line(messages_file, args, pattern):
+def test_template_option_errors_are_one_line(messages_file, args, pattern, cli):
     import re
 
     chat = messages_file([{"role": "user", "content": "x"}])
     preset = [] if "--model" in args else ["--preset", "qwen3"]
-    code, out, err = run(["render", *preset, *args, "--messages", chat])
+    code, out, err = cli(*["render", *preset, *args, "--messages", chat])
     assert code == 2 and out == "" and re.search(pattern, err), err
     lines = err.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: ")

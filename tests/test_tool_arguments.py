@@ -5,8 +5,6 @@ the shape they do not expect. Conversations from the page are shaped for the cho
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -73,22 +71,16 @@ def test_a_string_that_is_not_an_object_is_a_clear_error(bad):
     assert info.value.hint
 
 
-@pytest.mark.slow
-def test_render_messages_keeps_transformers_behaviour(tmp_path):
+def test_render_messages_keeps_transformers_behaviour(tmp_path, cli):
     """The template's own error, as error + hint, where transformers raises too."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
     family = get_family("glm4.5")
     path = tmp_path / "chat.json"
     path.write_text(json.dumps(conversation(AS_STRING)))
-    proc = subprocess.run(
-        [sys.executable, "-m", "playground.cli", "render", "--preset", "glm4.5", "--messages", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and proc.stdout == "" and len(lines) == 2
+    code, out, err = cli("render", "--preset", "glm4.5", "--messages", str(path))
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 2
     assert lines[0].startswith("error: the template raised an error: GLM-4.5's template needs tool-call arguments")
     assert lines[1].startswith("hint: ")
     with pytest.raises(Exception, match="GLM-4.5's template needs tool-call arguments"):

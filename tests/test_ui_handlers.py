@@ -572,6 +572,7 @@ def test_saved_settings_save_apply_delete(app):
     assert r is not None
 
 
+@pytest.mark.slow
 def test_the_exported_command_reproduces_the_last_run(app, tmp_path):
     r = req()
     send(app, r, "Hello!", seed="3", temperature="1.2", stop="zzz\nqqq")
@@ -645,6 +646,7 @@ def is_update(value):
     return isinstance(value, dict) and "update" in str(value.get("__type__", ""))
 
 
+@pytest.mark.slow
 def test_streamed_updates_carry_values_only(app):
     """While a reply streams, every update the handlers yield holds plain values: an update dict in a streamed
     output costs the server a component rebuild each time (four of them at 20 updates a second took a quarter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.vision.config import plan_repairs, repair_warning, shape_hint, shape_mismatch, vision_evidence
+from playground.vision_config import plan_repairs, repair_warning, shape_hint, shape_mismatch, vision_evidence
 
 # ---------------------------------------------------------------------------------------------- metadata only
 

@@ -71,18 +71,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
 
-    from ..backends.local.blas import ensure_fast_blas
+    from ..backends.spec import BackendSpec
+    from ..engine import Engine
     from ..models import demo_model_path
 
-    blas = ensure_fast_blas()
     rows = {"mlx-playground": __version__, "python": platform.python_version(), "platform": platform.platform()}
     try:
-        import mlx.core as mx
-
-        rows["mlx"] = getattr(mx, "__version__", "?")
-        rows["device"] = str(mx.default_device())
+        local = Engine().backend(BackendSpec()).check()  # mlx's version, its device and the BLAS it uses
+        rows.update(mlx=local["mlx"], device=local["device"])
+        blas = local["blas"]
     except Exception as exc:  # pragma: no cover - broken installs
         rows["mlx"] = f"not importable: {exc}"
+        blas = "unknown"
     try:
         from importlib.metadata import version
 
@@ -90,7 +90,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             rows[package] = version(package)
     except Exception:  # pragma: no cover
         pass
-    rows["blas"] = blas.describe()
+    rows["blas"] = blas
     demo = demo_model_path()
     rows["demo model"] = str(demo) if demo.is_dir() else f"missing ({demo})"
     if args.json:

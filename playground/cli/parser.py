@@ -117,16 +117,8 @@ def engine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
-
-    parser = Parser(
-        prog="mlx-playground",
-        description="A playground for MLX language models that shows the exact prompt each model receives.",
-    )
-    parser.add_argument("--version", action="store_true", help="show the version and the active BLAS, then exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
+def _serve_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground serve``."""
     p = sub.add_parser("serve", help="open the playground UI (the default command)")
     p.add_argument("--model", default="demo", help="the model loaded at start: 'demo', a folder or a Hub id")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -165,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(p)
     p.set_defaults(func=cmd_serve)
 
+
+def _render_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground render``."""
+    from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
+
     p = sub.add_parser("render", help="render a conversation with a chat template and print the exact prompt")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--preset", help="a family preset (see 'mlx-playground presets')")
@@ -194,10 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object with prompt, source, family, warnings")
     p.set_defaults(func=cmd_render)
 
+
+def _detect_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground detect``."""
     p = sub.add_parser("detect", help="detect a model's family, template source and EOS tokens (no weights read)")
     p.add_argument("model", metavar="PATH_OR_REPO")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_detect)
+
+
+def _generate_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground generate``."""
+    from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
 
     p = sub.add_parser("generate", help="generate a reply with mlx-lm, streaming it to stdout")
     p.add_argument("--model", default="demo", help="a model folder, a Hub id, or 'demo' (the bundled demo model)")
@@ -229,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(p)
     p.set_defaults(func=cmd_generate)
 
+
+def _compare_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground compare``."""
+    from ..templates import DEFAULT_SYSTEM_STRATEGY, SYSTEM_STRATEGIES
+
     p = sub.add_parser("compare", help="run one conversation through several templates at once (one batch) and compare")
     p.add_argument("--model", default="demo", help="a model folder, a Hub id, or 'demo' (the bundled demo model)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -256,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(p)
     p.set_defaults(func=cmd_compare, continue_final=False)
 
+
+def _fix_template_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground fix-template``."""
     p = sub.add_parser("fix-template", help="write a chat template (and EOS ids) into a model folder, with backups")
     p.add_argument("model_dir", metavar="MODEL_DIR")
     fix_src = p.add_mutually_exclusive_group()
@@ -277,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_fix_template)
 
+
+def _bench_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground bench``."""
     p = sub.add_parser("bench", help="measure streaming speed, KV-cache reuse, rendering and start-up")
     p.add_argument(
         "--model", help="benchmark this model (default: a random-weight 56M-parameter Llama built on the fly)"
@@ -295,14 +311,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="also print the README's Markdown table of this run")
     p.set_defaults(func=cmd_bench)
 
+
+def _doctor_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground doctor``."""
     p = sub.add_parser("doctor", help="show versions, the active BLAS and the demo model location")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
+
+def _presets_command(sub: argparse._SubParsersAction) -> None:
+    """``mlx-playground presets``."""
     p = sub.add_parser("presets", help="list the family presets")
     p.add_argument(
         "--json", action="store_true", help="each preset with its keywords, EOS tokens, reply formats and source"
     )
     p.add_argument("--markdown", action="store_true", help="the README's preset table")
     p.set_defaults(func=cmd_presets)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="mlx-playground",
+        description="A playground for MLX language models that shows the exact prompt each model receives.",
+    )
+    parser.add_argument("--version", action="store_true", help="show the version and the active BLAS, then exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    _serve_command(sub)
+    _render_command(sub)
+    _detect_command(sub)
+    _generate_command(sub)
+    _compare_command(sub)
+    _fix_template_command(sub)
+    _bench_command(sub)
+    _doctor_command(sub)
+    _presets_command(sub)
     return parser

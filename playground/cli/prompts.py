@@ -99,7 +99,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         ("eos tokens", ", ".join(detection.eos_tokens) or "(none)"),
     ]
     if detection.vision:
-        from ..vision.config import vision_evidence
+        from ..vision_config import vision_evidence
 
         rows.append(("vision", f"yes: {vision_evidence(meta.config, meta.preprocessor_config)} (loads with mlx-vlm)"))
     for key, value in rows:

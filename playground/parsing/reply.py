@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .harmony import HarmonyParser, prompt_state
 from .reasoning import check_reasoning_format, make_splitter, tags_open
-from .tools import check_tool_call_format, make_tool_stage
+from .stages import make_tool_stage
+from .tools import check_tool_call_format
 from .types import Delta, ParsedReply, ToolCall
 
 

@@ -449,22 +449,7 @@ class Llama3Stage(ToolStage):
 
     def _markup(self, final: bool) -> bool:
         if self.phase == "after":
-            i = _skip_ws(self.buf)
-            skipped = self._skip_python_end(i, final)
-            if skipped is None:
-                return False
-            if skipped:
-                return True
-            if i == len(self.buf):
-                if not final:
-                    return False
-                self.buf = ""
-            elif self.buf[i] == ";":
-                self.buf = self.buf[i + 1:]
-                self.phase = "item"
-                return True
-            self._leave_markup()
-            return True
+            return self._after_call(final)
         prefix = self.opener
         i = _skip_ws(self.buf, len(prefix))
         if i == len(self.buf):
@@ -481,26 +466,49 @@ class Llama3Stage(ToolStage):
             if skipped:
                 return True
         if self.buf[i] == "{":
-            found = self._json_object_end(i, final)
-            if found is None:
-                return False
-            end, unclosed = found
-            text, raw = self.buf[i:end], self.buf[:end]
-            if not self.tagged and not unclosed and not _looks_like_call(text):
-                self.buf = self.buf[end:]  # a JSON answer, not a call
-                self._leave_markup()
-                self._content(text)
-                return True
-            name, arguments, call_id, error = call_from_json(text)
-            self.buf = self.buf[end:]
-            self.opener = ""
-            self.phase = "after"
-            self._call(name, arguments, raw, call_id, error, unclosed)
-            return True
+            return self._json_call(i, final)
         if not self.tagged:  # after ";": not another call
             self._leave_markup()
             return True
         return self._python_tag_code(i, final)
+
+    def _after_call(self, final: bool) -> bool:
+        """After a call: a ``;`` and another call, a ``<|python_end|>``, or the end of the markup."""
+        i = _skip_ws(self.buf)
+        skipped = self._skip_python_end(i, final)
+        if skipped is None:
+            return False
+        if skipped:
+            return True
+        if i == len(self.buf):
+            if not final:
+                return False
+            self.buf = ""
+        elif self.buf[i] == ";":
+            self.buf = self.buf[i + 1:]
+            self.phase = "item"
+            return True
+        self._leave_markup()
+        return True
+
+    def _json_call(self, i: int, final: bool) -> bool:
+        """A JSON object at buf[i]: a call, or (untagged, not shaped like a call) answer text."""
+        found = self._json_object_end(i, final)
+        if found is None:
+            return False
+        end, unclosed = found
+        text, raw = self.buf[i:end], self.buf[:end]
+        if not self.tagged and not unclosed and not _looks_like_call(text):
+            self.buf = self.buf[end:]  # a JSON answer, not a call
+            self._leave_markup()
+            self._content(text)
+            return True
+        name, arguments, call_id, error = call_from_json(text)
+        self.buf = self.buf[end:]
+        self.opener = ""
+        self.phase = "after"
+        self._call(name, arguments, raw, call_id, error, unclosed)
+        return True
 
     def _python_tag_code(self, i: int, final: bool) -> bool:
         rest = self.buf[i:]
@@ -858,52 +866,3 @@ class PythonicStage(ToolStage):
             for name, arguments, source in calls:
                 self._call(name, arguments, raw if len(calls) == 1 else source)
         return True
-
-
-def make_tool_stage(tool_calls: str, tools: list[dict] | tuple[dict, ...] | None = None) -> NoToolStage | ToolStage:
-    """The streaming stage for a tool-call format; `tools` (the declared function schemas) are used by the formats
-    whose parser types argument values by them (mlx-lm's)."""
-    check_tool_call_format(tool_calls)
-    from .family_tools import FAMILY_TOOL_FORMATS, make_family_stage
-    from .mlx_lm_tools import MLX_LM_TOOL_FORMATS, make_mlx_lm_stage  # imports mlx-lm only when such a format is used
-
-    if tool_calls in MLX_LM_TOOL_FORMATS:
-        return make_mlx_lm_stage(tool_calls, tools)
-    if tool_calls in FAMILY_TOOL_FORMATS:
-        return make_family_stage(tool_calls)
-    if tool_calls == "none":
-        return NoToolStage()
-    if tool_calls == "hermes":
-        return TaggedStage("json")
-    if tool_calls == "qwen3-coder":
-        return TaggedStage("coder")
-    if tool_calls == "glm4.5":
-        return TaggedStage("glm")
-    if tool_calls == "llama3":
-        return Llama3Stage()
-    if tool_calls == "glm4":
-        return Glm4Stage()
-    if tool_calls == "mistral":
-        return MistralStage()
-    if tool_calls in ("deepseek", "deepseek-v3.1"):
-        return SectionStage(
-            "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
-            _deepseek_body,
-        )
-    if tool_calls == "kimi":
-        return SectionStage(
-            "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>", "<|tool_call_end|>",
-            _kimi_body,
-        )
-    if tool_calls == "dsml":
-        return SectionStage(
-            f"<{_DSML}function_calls>", f"</{_DSML}function_calls>", f'<{_DSML}invoke name="', f"</{_DSML}invoke>",
-            _dsml_body,
-        )
-    if tool_calls == "granite":
-        return ListStage(("<|tool_call|>",))
-    if tool_calls == "phi4-mini":
-        return ListStage(("<|tool_call|>", "functools["), "<|/tool_call|>")
-    if tool_calls == "pythonic":
-        return PythonicStage()
-    raise ValueError("the harmony format is parsed by playground.parsing.harmony.HarmonyParser")

@@ -8,7 +8,7 @@
 - :mod:`.lint`: :func:`lint_template` for the Template lab.
 """
 
-from .choice import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template
+from .choice import CUSTOM_CHOICE, MODEL_CHOICE, TemplateChoice, choose_template, render_family
 from .lint import LintReport, lint_template
 from .render import (
     DEFAULT_SYSTEM_STRATEGY,
@@ -21,7 +21,6 @@ from .render import (
     check_template_kwargs,
     compile_template,
     render,
-    render_family,
     template_variables,
 )
 

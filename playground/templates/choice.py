@@ -16,7 +16,7 @@ from ..errors import PlaygroundError
 from ..families import Family, FamilyRegistry, registry
 from ..messages import Message
 from .encoder import encoder_keywords, render_encoder
-from .render import RenderCall, RenderedPrompt, TemplateFacts, render, template_variables
+from .render import RenderCall, RenderedPrompt, TemplateFacts, render, split_options, template_variables
 
 #: Template choice names understood by :func:`choose_template` besides preset names.
 MODEL_CHOICE = "model"
@@ -145,3 +145,20 @@ def choose_template(
             hint=f"choose a preset; detection suggests {detection.preset}",
         )
     return preset_choice(family, detection, tuple(w for w in detection.warnings if "no chat template" in w))
+
+
+def render_family(family: Any, messages: list[Message], **options: Any) -> RenderedPrompt:
+    """Render a family's preset with its own BOS/EOS; ``options`` are ``apply_chat_template``-style keywords (the
+    fields of :class:`RenderCall` and :class:`TemplateFacts`, overriding the family's, and ``with_segments``)."""
+    defaults = {
+        "bos_token": family.bos_token,
+        "eos_token": family.eos_token,
+        "source": "generic" if family.name == "generic" else "preset",
+        "supports_system": family.system_role,
+        "template_name": family.name,
+        "family": family.name,
+    }
+    call, facts, rest = split_options({**defaults, **options})
+    if family.encoder:  # mlx-lm's Python encoder instead of a template
+        return render_encoder(family.encoder, messages, call, facts=facts, **rest)
+    return render(family.template, messages, call, facts=facts, **rest)

@@ -538,22 +538,3 @@ def rendered_prompt(
         bos_token=facts.bos_token,
         eos_token=facts.eos_token,
     )
-
-
-def render_family(family: Any, messages: list[Message], **options: Any) -> RenderedPrompt:
-    """Render a family's preset with its own BOS/EOS; ``options`` are ``apply_chat_template``-style keywords (the
-    fields of :class:`RenderCall` and :class:`TemplateFacts`, overriding the family's, and ``with_segments``)."""
-    defaults = {
-        "bos_token": family.bos_token,
-        "eos_token": family.eos_token,
-        "source": "generic" if family.name == "generic" else "preset",
-        "supports_system": family.system_role,
-        "template_name": family.name,
-        "family": family.name,
-    }
-    call, facts, rest = split_options({**defaults, **options})
-    if family.encoder:  # mlx-lm's Python encoder instead of a template
-        from .encoder import render_encoder
-
-        return render_encoder(family.encoder, messages, call, facts=facts, **rest)
-    return render(family.template, messages, call, facts=facts, **rest)

@@ -1,10 +1,12 @@
 """Vision-language models (the optional ``vision`` extra: mlx-vlm).
 
-- :mod:`.config`: is a folder a VLM, and which ``vision_config`` fields mlx-vlm would silently default
-  (pure metadata, no mlx-vlm needed);
-- :mod:`.runtime`: loading with mlx-vlm (repairing those fields on the way), the processor, the install hint;
-- :mod:`.prompt`: images in messages, and the prompt exactly as the processor expands it;
-- :mod:`.unit`: the scheduler unit that decodes with mlx-vlm's ``generate_step``.
+- :mod:`.runtime`: loading with mlx-vlm (repairing missing ``vision_config`` fields on the way), the processor,
+  the install hint;
+- :mod:`.prompt`: images in messages, and the prompt exactly as the processor expands it.
+
+Elsewhere: :mod:`playground.vision_config` (a leaf that detection reads: is a folder a VLM, which fields mlx-vlm
+would silently default; pure metadata) and :mod:`playground.backends.local.vision` (the scheduler unit that
+decodes with mlx-vlm's ``generate_step``).
 
 Importing this package is cheap: mlx-vlm is imported only when a vision model is loaded.
 """

@@ -21,12 +21,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..detect import Detection, ModelMetadata
 from ..errors import ModelLoadError
 from ..loaded import DEFAULT_CONTEXT_LENGTH, LoadedModel, diagnose
-from .config import (
+from ..vision_config import (
     ConfigRepair,
     mlx_vlm_vision_defaults,
     plan_repairs,
@@ -37,6 +36,9 @@ from .config import (
     shape_hint,
     shape_mismatch,
 )
+
+if TYPE_CHECKING:  # argument types only
+    from ..detect import Detection, ModelMetadata
 
 _CACHE_ENTRIES = 4
 

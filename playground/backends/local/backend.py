@@ -32,14 +32,15 @@ class LocalBackend:
         """Nothing to close: the scheduler belongs to the engine."""
 
     def check(self) -> dict[str, Any]:
-        import mlx.core as mx
-
         from .blas import ensure_fast_blas
+
+        blas = ensure_fast_blas()  # before mlx.core is imported: the BLAS it loads is what MLX then uses
+        import mlx.core as mx
 
         return {
             "backend": "local",
             "mlx": getattr(mx, "__version__", "?"),
             "device": str(mx.default_device()),
-            "blas": ensure_fast_blas().describe(),
+            "blas": blas.describe(),
             "max_batch": self.scheduler.max_batch,
         }
