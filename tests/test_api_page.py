@@ -75,6 +75,7 @@ def _serve(*args: str) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # the command in a process of its own, binding a port
 def test_serve_api_only_with_a_token():
     port = free_port()
     process = _serve("--api-only", "--port", str(port), "--api-token", "tok-123")
@@ -97,6 +98,7 @@ def test_serve_api_only_with_a_token():
     assert "tok-123" not in err and f"http://127.0.0.1:{port}/v1 (Bearer token required)" in err
 
 
+@pytest.mark.slow
 def test_serve_api_only_refuses_share():
     process = _serve("--api-only", "--share")
     _, err = process.communicate(timeout=60)
