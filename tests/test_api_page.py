@@ -98,8 +98,6 @@ def test_serve_api_only_with_a_token():
     assert "tok-123" not in err and f"http://127.0.0.1:{port}/v1 (Bearer token required)" in err
 
 
-@pytest.mark.slow
-def test_serve_api_only_refuses_share():
-    process = _serve("--api-only", "--share")
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 2 and "error: --share needs the page" in err and "hint:" in err
+def test_serve_api_only_refuses_share(cli):
+    code, _, err = cli("serve", "--api-only", "--share")
+    assert code == 2 and "error: --share needs the page: it cannot go with --api-only" in err and "hint:" in err
