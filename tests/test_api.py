@@ -406,3 +406,50 @@ def test_response_format_json_schema_constrains_the_reply(api):
         **GREEDY,
     )
     assert isinstance(json.loads(reply.choices[0].message.content)["answer"], int)
+
+
+# ---------------------------------------------------------------------------------------------- the request log
+
+#: A Qwen3 that thinks, then answers (its reasoning is dropped from the history by Qwen3's template).
+THINKER = {
+    "assistant": "<think>",
+    "<think>": "Let",
+    "Let": "me",
+    "me": "think.",
+    "think.": "</think>",
+    "</think>": "Hi",
+    "Hi": "<|im_end|>",
+}
+
+
+@pytest.fixture(scope="module")
+def thinker(tmp_path_factory):
+    from toy_qwen3 import build_scripted_qwen3
+
+    return build_scripted_qwen3(tmp_path_factory.mktemp("models") / "thinker", THINKER)
+
+
+def test_the_log_says_where_a_prompt_leaves_the_clients_previous_one(api_engine, thinker):
+    with api_server(api_engine, str(thinker)) as (url, service):
+        sdk = client(url)
+        messages = [{"role": "user", "content": "Hello!"}]
+        first = sdk.chat.completions.create(model="thinker", messages=messages, user="agent-1", **GREEDY)
+        said = first.choices[0].message  # the toy's word-level tokenizer puts a space before each word
+        assert said.content.strip() == "Hi" and said.model_extra["reasoning_content"].strip() == "Let me think."
+        assert said.model_extra["reasoning"] == said.model_extra["reasoning_content"]
+        messages += [said.model_dump(exclude_none=True), {"role": "user", "content": "And now?"}]
+        sdk.chat.completions.create(model="thinker", messages=messages, user="agent-1", **GREEDY)
+        second, opening = service.log.records()[0], service.log.records()[1]
+        assert opening.difference is None  # the client's first request
+        difference = second.difference
+        assert difference.in_previous_reply and "reasoning is not in this prompt" in difference.cause
+        assert "<think>" in difference.before and "<think>" not in difference.now
+        assert difference.where == "message 2 (assistant)"
+        for day in ("2026-12-03", "2026-12-04"):
+            dated = [{"role": "system", "content": f"Today is {day}."}, {"role": "user", "content": "Hello!"}]
+            sdk.chat.completions.create(model="thinker", messages=dated, user="agent-2", max_tokens=2)
+        dated = service.log.records()[0]
+        assert "a date or time" in dated.difference.cause and dated.difference.where == "message 1 (system)"
+        row = dated.row()
+        assert row["client"] == "agent-2" and row["model"] == "thinker" and row["finish"] == "length"
+        assert row["prompt_tokens"] == dated.prepared.prompt_tokens and row["cached_tokens"] > 0

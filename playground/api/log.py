@@ -125,7 +125,7 @@ def difference(previous: _Previous, prepared: PreparedChat) -> Difference:
             )
         else:
             cause = "the previous reply is written back differently (reformatted text or tool-call arguments)"
-    elif role == "system" and re.search(r"\d", now[CONTEXT_CHARS - 8 : CONTEXT_CHARS + 8]):
+    elif role == "system" and re.search(r"\d", text[max(0, char - 8) : char + 8]):
         cause = "the system prompt changed here, at a number (a date or time in it?)"
     elif role is not None:
         cause = f"{where} changed"
