@@ -101,3 +101,28 @@ def test_serve_api_only_with_a_token():
 def test_serve_api_only_refuses_share(cli):
     code, _, err = cli("serve", "--api-only", "--share")
     assert code == 2 and "error: --share needs the page: it cannot go with --api-only" in err and "hint:" in err
+
+
+def test_a_disconnect_through_the_pages_server_cancels_too(page_and_api):
+    """Gradio's middlewares (CORS, compression) sit in front of the API routes: a client going away still cancels."""
+    from playground.engine import ChatSetup
+
+    url, service = page_and_api
+    engine = service.engine
+    loaded = engine.load(str(DEMO_MODEL))
+    engine.set_chat_setup(loaded, ChatSetup(wire_eos=False))  # like a broken conversion: the reply runs on
+    body = {"prompt": "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n", "max_tokens": 20000}
+    try:
+        with (
+            httpx.Client(timeout=30) as http,
+            http.stream("POST", f"{url}v1/completions", json={**body, "stream": True}) as r,
+        ):
+            lines = r.iter_lines()
+            assert [next(lines) for _ in range(8)]
+        deadline = time.monotonic() + 30
+        while service.log.records()[0].status == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        engine.set_chat_setup(loaded, ChatSetup())
+    stats = service.log.records()[0].stats
+    assert stats["finish_reason"] == "cancelled" and 0 < stats["generation_tokens"] < 20000
