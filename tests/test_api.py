@@ -71,6 +71,9 @@ def engine_reply(engine: Engine, messages, **settings):
 def test_models_lists_the_served_model(api):
     url, _ = api
     assert [m.id for m in client(url).models.list().data] == ["demo-model"]
+    assert client(url).models.retrieve("demo-model").owned_by == "mlx-playground"
+    with pytest.raises(openai.NotFoundError):
+        client(url).models.retrieve("gpt-4")
 
 
 def test_chat_plain_and_streamed_equal_generate_at_temperature_0(api, api_engine):

@@ -78,6 +78,20 @@ class _Handler:
         except ApiError as exc:
             return error_response(exc)
 
+    async def model(self, request: Request) -> Response:
+        try:
+            self.service.check_token(request.headers.get("authorization"))
+            name = request.path_params["model"]
+            models = await anyio.to_thread.run_sync(self.service.models)
+            found = next((m for m in models["data"] if m["id"] == name), None)
+            if found is None:
+                known = ", ".join(m["id"] for m in models["data"])
+                raise ApiError(404, f"the model {name!r} does not exist on this server", code="model_not_found",
+                               param="model", hint=f"use one of: {known}")  # fmt: skip
+            return JSONResponse(found)
+        except ApiError as exc:
+            return error_response(exc)
+
     async def chat(self, request: Request) -> Response:
         return await self._complete(request, CHAT)
 
@@ -218,6 +232,7 @@ def api_routes(service: ApiService) -> list[Route]:
     every = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return [
         Route("/v1/models", handler.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", handler.model, methods=["GET"]),
         Route("/v1/chat/completions", handler.chat, methods=["POST"]),
         Route("/v1/completions", handler.completions, methods=["POST"]),
         Route("/v1/{path:path}", handler.unknown, methods=every),
