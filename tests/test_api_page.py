@@ -52,6 +52,7 @@ def test_api_requests_render_with_the_template_chosen_in_the_page(page_and_api):
     record = service.log.records()[0]
     assert record.prepared.text.startswith("<s>[INST]") or record.prepared.text.startswith("[INST]")
     assert record.prepared.template.name == "llama2"
+    assert "rendered as chosen in the page: template 'llama2'" in record.notes
     page.predict(message={"text": "Hello!", "files": []}, template="auto", api_name="/prompt_preview")
 
 

@@ -149,14 +149,18 @@ class ApiService:
     def prepare(self, call: ApiCall, record: RequestRecord) -> PreparedChat:
         """The exact prompt of ``call``, rendered as the page renders this model's chats (logged on ``record``)."""
         loaded = self.model(call.model)
-        request = self.engine.chat_setup(loaded).apply(call.request)
+        setup = self.engine.chat_setup(loaded)
+        request = setup.apply(call.request)
+        notes = call.notes
+        if setup.source != "default" and call.request.raw_prompt is None:
+            notes = (*notes, f"rendered as chosen in {setup.source}: template {setup.template!r}")
         try:
             if request.raw_prompt is None:
                 request = _shaped(loaded, request)
             prepared = self.engine.prepare(loaded, request)
         except PlaygroundError as exc:
             raise from_playground(exc) from None
-        self.log.prepared(record, prepared, call.notes)
+        self.log.prepared(record, prepared, notes)
         return prepared
 
     def generate(
