@@ -158,6 +158,76 @@ def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> t
     return statistics.median(a_values), statistics.median(b_values), statistics.median(ratios)
 
 
+#: A moderate schema for ``constrained_vs_plain``: a list of objects with a number, an enum, a bounded string and
+#: a nested array, without an end (no maxItems), so a random-weight model writes items until the token limit.
+BENCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "kind": {"enum": ["alpha", "beta", "gamma"]},
+                    "label": {"type": "string", "maxLength": 16},
+                    "tags": {"type": "array", "items": {"type": "string", "maxLength": 8}, "maxItems": 3},
+                },
+                "required": ["id", "kind", "label", "tags"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["items"],
+    "additionalProperties": False,
+}
+
+
+def steered_run(engine: Engine, prepared: Any, stats: list[dict]) -> float:
+    """:func:`engine_run` that also keeps the final event's steering figures (mask time per token)."""
+    first, final = None, None
+    for event in engine.stream(prepared):
+        if first is None and event.generation_tokens:
+            first = time.perf_counter()
+        final = event
+    if final is not None and final.steering is not None:
+        stats.append(final.steering)
+    return _rate(final.generation_tokens if final else 0, first, time.perf_counter())
+
+
+def constrained_figures(engine: Engine, model: str, tokens: int, repeats: int) -> dict[str, Any]:
+    """Tokens/s with :data:`BENCH_SCHEMA` vs without (same model, alternating), and llguidance's mask time per token
+    on this model and on the demo model."""
+    import json
+
+    from .constraints import Constraint
+    from .models import demo_model_path
+
+    constraint = Constraint("json_schema", json.dumps(BENCH_SCHEMA))
+    settings = GenerationSettings(temperature=0.0, max_tokens=tokens, seed=0)
+    request = ChatRequest(messages=({"role": "user", "content": "List some items."},), settings=settings)
+    loaded = engine.load(model)
+    plain = engine.prepare(loaded, request)
+    steered = engine.prepare(loaded, request.replace(constraint=constraint))
+    stats: list[dict] = []
+    engine_run(engine, plain)  # warm-up
+    steered_run(engine, steered, [])
+    free, constrained, ratio = alternate(
+        lambda: engine_run(engine, plain), lambda: steered_run(engine, steered, stats), repeats
+    )
+    demo = engine.load(str(demo_model_path()))
+    demo_stats: list[dict] = []
+    steered_run(engine, engine.prepare(demo, request.replace(constraint=constraint)), demo_stats)
+    return {
+        "constrained_plain_tps": round(free, 2),
+        "constrained_tps": round(constrained, 2),
+        "constrained_vs_plain": round(ratio, 4),
+        "constrained_tokens": statistics.median(s["masked_tokens"] for s in stats),
+        "mask_ms_per_token": statistics.median(s["mask_ms_per_token"] for s in stats),
+        "mask_ms_per_token_demo": demo_stats[0]["mask_ms_per_token"],
+    }
+
+
 # Before each turn the bench waits as a user does (reading, typing): the step a generator computed ahead of the
 # previous reply's end is then finished, instead of landing in this turn's time to first token.
 THINK_TIME_S = 0.1
@@ -301,7 +371,7 @@ def page_ready(model: str, port: int) -> tuple[float, float]:
 
 
 #: The bench's parts (``bench --only PART``).
-PARTS = ("engine", "ui", "ttft", "demo", "api", "startup")
+PARTS = ("engine", "ui", "structured", "ttft", "demo", "api", "startup")
 
 
 @dataclass
@@ -346,7 +416,7 @@ def run_bench(
         request = ChatRequest(messages=({"role": "user", "content": "Hello! " * 8},), settings=settings, wire_eos=False)
         progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
         bench = BenchContext(engine, loaded, model, request, tokens, repeats, progress)
-        for name, part in (("engine", engine_figures), ("ui", ui_figures)):
+        for name, part in (("engine", engine_figures), ("ui", ui_figures), ("structured", structured_figures)):
             if only in (None, name):
                 results.update(part(bench))
         if only in (None, "ttft"):
@@ -388,6 +458,23 @@ def engine_figures(bench: BenchContext) -> dict[str, Any]:
     )
     out.update(compare1_s=round(one, 3), compare3_s=round(three, 3), compare3_vs_single=round(c_ratio, 4))
     return out
+
+
+def structured_figures(bench: BenchContext) -> dict[str, Any]:
+    """Structured output: tokens/s with a JSON schema vs without, on the bench model's shape with a byte-level
+    vocabulary (JSON needs its punctuation as tokens), and the mask time per token."""
+    from .toy import ToyShape, build_toy_model
+
+    bench.progress("structured output: a JSON schema vs free, on the bench model with a byte-level vocabulary ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_toy_model(
+            Path(tmp) / "bench-bytes",
+            style="llama3",
+            suppress_special=True,
+            byte_level=True,
+            shape=ToyShape(**BENCH_MODEL, max_position_embeddings=BENCH_CONTEXT),
+        )
+        return constrained_figures(bench.engine, str(model), bench.tokens, bench.repeats)
 
 
 def ui_figures(bench: BenchContext) -> dict[str, Any]:
@@ -466,6 +553,7 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     ),
     "render_us": ("<=", 100.0, "render a 10-message conversation (cached compiled template), µs"),
     "logprobs_vs_plain": (">=", 0.95, "tokens/s with top-5 token probabilities on vs off"),
+    "constrained_vs_plain": (">=", 0.9, "tokens/s with a moderate JSON schema (llguidance mask) vs without"),
     "compare3_vs_single": ("<=", 1.4, "wall time of three Compare columns (one batch) / one column"),
     "sessions4_vs_single": (">=", 2.5, "total tokens/s of four chat sessions through the app / one session"),
     "api_vs_mlx_lm_server_1": (">=", 1.0, "tokens/s of one streaming API client, ours / a real mlx_lm.server's"),

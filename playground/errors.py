@@ -69,6 +69,10 @@ class SettingsError(PlaygroundError, ValueError):
     """A generation setting is out of range."""
 
 
+class ConstraintError(PlaygroundError, ValueError):
+    """A structured-output constraint (JSON schema, regex, grammar, required tool call) that cannot be used."""
+
+
 class GenerationError(PlaygroundError):
     """Generation could not run or failed part-way (memory limit, a model failure, a server error)."""
 

@@ -31,6 +31,12 @@ class TokenInfo:
     frequency penalties), normalised, before the sampler's temperature / top-p / top-k / min-p filtering.
     ``eos_logprob`` is the log of the total probability of the request's EOS tokens at that step: how much
     the model wanted to stop there.
+
+    Under a constraint or a thinking budget (:mod:`playground.constraints`) the processors include the mask, so
+    the probabilities are over the allowed tokens (P(EOS) is 0 where the grammar may not end). ``allowed`` is how
+    many tokens the step allowed (None: a free step), ``forced`` says why the token was the only choice
+    (``"constraint"`` or ``"thinking budget"``), and ``wanted`` is the model's own top token that the mask
+    removed, with its log-probability before the mask.
     """
 
     text: str
@@ -39,15 +45,21 @@ class TokenInfo:
     top: tuple[TokenAlternative, ...] = ()
     eos_logprob: float | None = None
     special: bool = False
+    allowed: int | None = None
+    forced: str | None = None
+    wanted: TokenAlternative | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "id": self.id,
             "logprob": round(self.logprob, 6),
             "top": [t.to_dict() for t in self.top],
             "eos_logprob": None if self.eos_logprob is None else round(self.eos_logprob, 6),
         }
+        if self.allowed is not None:
+            out.update(allowed=self.allowed, forced=self.forced, wanted=self.wanted.to_dict() if self.wanted else None)
+        return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class GenerationEvent:
     batch_size: int = 1
     error: str | None = None
     source: str = "local"
+    steering: dict[str, Any] | None = None  # on the final event: what the constraint / thinking budget did
 
     @property
     def done(self) -> bool:
@@ -99,4 +112,5 @@ class GenerationEvent:
             "seed": self.seed,
             "batch_size": self.batch_size,
             "source": self.source,
+            **({"steering": self.steering} if self.steering is not None else {}),
         }

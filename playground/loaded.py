@@ -48,6 +48,7 @@ class LoadedModel:
     vision: Any = None  # a playground.vision.runtime.VisionRuntime for vision-language models (mlx-vlm)
     _weight_bytes: int | None = field(default=None, repr=False)
     _special: tuple[str, ...] | None = field(default=None, repr=False)
+    _constraint_tokenizer: Any = field(default=None, repr=False)  # llguidance's, built on first use
 
     @property
     def has_weights(self) -> bool:

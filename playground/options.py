@@ -49,7 +49,7 @@ class Option:
     kind: type
     low: float
     high: float
-    default: float | int
+    default: float | int | None  # None: unset means off (the thinking budget)
     flag: str
     label: str
     help: str
@@ -184,6 +184,12 @@ OPTIONS: list[Option] = [
         "The most tokens a reply may have (lowered to fit the model's context).",
         slider=(1, 4096, 1), server=_servers("max_tokens", ollama="num_predict"),
     ),
+    Option(
+        "thinking_budget", int, 0, MAX_MAX_TOKENS, None, "--thinking-budget", "Thinking budget",
+        "After this many thinking tokens the end-of-thinking marker is forced and the model answers (empty = no "
+        "limit; reasoning families, local backend).",
+        slider=(0, 4096, 1), defaultable=False, compare=True,
+    ),
 ]  # fmt: skip
 
 
@@ -212,7 +218,8 @@ def add_arguments(parser: Any) -> None:
             dest=option.dest,
             type=option.kind,
             metavar="N" if option.kind is int else "X",
-            help=f"{option.help} ({option.describe_range()}; default: the model's, else {option.default})",
+            help=f"{option.help} ({option.describe_range()}; default: "
+            + (f"the model's, else {option.default})" if option.default is not None else "none)"),
         )
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import MessagesError, SettingsError, TemplateError
+from .constraints import Constraint, SteeringPlan, plan_steering
+from .errors import ConstraintError, MessagesError, SettingsError, TemplateError
 from .families import Family, get_family, registry
 from .loaded import EosSet, LoadedModel
 from .messages import Message, validate_messages
@@ -63,6 +64,7 @@ class ChatRequest:
     logprobs: int = 0  # top alternatives per generated token (0: off)
     images: tuple[str, ...] = ()  # image files added to the last user message (see playground.vision.prompt)
     backend: BackendSpec | None = None  # None: the engine's default (Engine.prepare fills it in)
+    constraint: Constraint | None = None  # structured output: what the answer must match (playground.constraints)
 
     def replace(self, **changes: Any) -> ChatRequest:
         return dataclasses.replace(self, **changes)
@@ -93,6 +95,7 @@ class PreparedChat:
     #: family's keywords (``controls`` says which became what, e.g. {"thinking": "enable_thinking=False"}).
     template_kwargs: Mapping[str, Any] = field(default_factory=dict)
     controls: Mapping[str, str] = field(default_factory=dict)
+    steering: SteeringPlan | None = None  # the constraint and thinking budget, compiled for this tokenizer
 
     @property
     def raw(self) -> bool:
@@ -148,6 +151,7 @@ class PreparedChat:
             "mlx_lm_prompt": self.mlx_lm_prompt,
             "mlx_lm_note": self.mlx_lm_note,
             **({"images": self.vision.summary()} if self.vision is not None else {}),
+            **({"steering": self.steering.summary()} if self.steering is not None else {}),
         }
 
 
@@ -276,6 +280,22 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
     prompt = _raw_prompt(loaded, request) if request.raw_prompt is not None else _chat_prompt(loaded, request)
     max_tokens, context_notes = _check_context(loaded, len(prompt.ids), settings, sources["max_tokens"] == "you")
     family = prompt.family
+    reasoning = family.reasoning if family is not None else "none"
+    tool_calls = family.tool_calls if family is not None else "none"
+    steering = plan_steering(
+        loaded,
+        request,
+        budget=settings.thinking_budget,
+        prompt=prompt.text,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        eos_ids=eos.ids,
+    )
+    if steering is not None and prompt.vision is not None:
+        raise ConstraintError(
+            "structured output and the thinking budget are not available for requests with images yet",
+            hint="remove the images, or the constraint and thinking budget",
+        )
     return PreparedChat(
         request=request,
         loaded=loaded,
@@ -288,14 +308,15 @@ def prepare(loaded: LoadedModel, request: ChatRequest) -> PreparedChat:
         rendered=prompt.rendered,
         template=prompt.template,
         family=family,
-        reasoning=family.reasoning if family is not None else "none",
-        tool_calls=family.tool_calls if family is not None else "none",
-        warnings=tuple([*prompt.notes, *context_notes, *eos.notes]),
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        warnings=tuple([*prompt.notes, *context_notes, *eos.notes, *(steering.notes if steering else ())]),
         vision=prompt.vision,
         mlx_lm_prompt=prompt.mlx_lm[0],
         mlx_lm_note=prompt.mlx_lm[1],
         template_kwargs=dict(prompt.template_kwargs),
         controls=dict(prompt.controls),
+        steering=steering,
     )
 
 

@@ -13,6 +13,8 @@ def _sampling_lines(settings) -> list[str]:
     sampler, processors, other = [], [], []
     for option in options():
         value = getattr(settings, option.name)
+        if value is None:  # unset and off (the thinking budget)
+            continue
         if option.mlx_lm is None:
             other.append(f"# {option.name} = {value!r}: applied by the playground itself, not by mlx-lm")
         elif option.mlx_lm[0] == "sampler":

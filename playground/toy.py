@@ -46,11 +46,14 @@ def build_toy_model(
     seed: int = 0,
     extra_tokenizer_config: dict | None = None,
     suppress_special: bool = False,
+    byte_level: bool = False,
 ) -> Path:
     """Write a random-weight model with no chat template into ``folder`` and return it.
 
     ``suppress_special`` zeroes the (tied) embedding rows of the special tokens, so greedy decoding never
-    picks them: every run then produces exactly ``max_tokens`` tokens (for benchmarks).
+    picks them: every run then produces exactly ``max_tokens`` tokens (for benchmarks). ``byte_level`` gives it
+    a byte-level BPE tokenizer (any text, JSON included, has tokens: what structured output needs) instead of
+    the word-level one.
     """
     from mlx_lm.models import llama
 
@@ -58,7 +61,8 @@ def build_toy_model(
         raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
     specials, bos, eos = STYLES[style]
     folder = Path(folder)
-    tok = write_word_tokenizer(folder, WORDS, specials, shape.vocab_size, bos_token=bos, eos_token=eos)
+    write = write_byte_tokenizer if byte_level else write_word_tokenizer
+    tok = write(folder, WORDS, specials, shape.vocab_size, bos_token=bos, eos_token=eos)
     if extra_tokenizer_config:
         path = folder / "tokenizer_config.json"
         data = json.loads(path.read_text())
@@ -94,6 +98,42 @@ def write_word_tokenizer(folder: Path, words: list[str], specials: list[str], vo
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.add_special_tokens(specials)
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", **tokens).save_pretrained(str(folder))
+    return tok
+
+
+#: What the byte-level toy vocabulary's merges are built from: letters, digits, space and JSON punctuation.
+_MERGE_PIECES = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + ["Ġ", '"', ":", ",", "{", "}"]
+
+
+def write_byte_tokenizer(folder: Path, words: list[str], specials: list[str], vocab_size: int, **tokens: str):
+    """A byte-level BPE tokenizer of ``vocab_size`` tokens with ``specials`` added: the 256 bytes, then merges of
+    two and three pieces (letters, digits, space, JSON punctuation) in a fixed order, like a real BPE vocabulary's
+    shape. ``words`` are unused (every text has tokens). Saved like :func:`write_word_tokenizer`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {char: i for i, char in enumerate(alphabet)}
+    merges: list[tuple[str, str]] = []
+    room = vocab_size - len(vocab) - len(specials)
+    level = list(_MERGE_PIECES)
+    while len(merges) < room:
+        grown = []
+        for left in level:
+            for right in _MERGE_PIECES:
+                if len(merges) >= room:
+                    break
+                if left + right not in vocab:
+                    vocab[left + right] = len(vocab)
+                    merges.append((left, right))
+                    grown.append(left + right)
+        level = grown
+    tok = Tokenizer(models.BPE(vocab, merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(specials)
+    PreTrainedTokenizerFast(tokenizer_object=tok, **tokens).save_pretrained(str(folder))
     return tok
 
 

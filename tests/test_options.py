@@ -77,7 +77,7 @@ def test_every_option_is_a_settings_field_with_its_flag_and_range():
         assert option.name in fields and option.flag.startswith("--")
         low, high, step = option.slider
         assert option.low <= low < high <= option.high and step > 0
-        assert option.low <= option.default <= option.high
+        assert option.default is None or option.low <= option.default <= option.high  # None: unset is off
 
 
 @pytest.mark.parametrize(

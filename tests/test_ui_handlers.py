@@ -37,7 +37,7 @@ CHAT_DEFAULTS = dict(
     wire_eos=True, backend="local", base_url="", api_key="", served_model="", system="", template="auto",
     system_strategy="merge", enable_thinking=True, reasoning_effort="", template_kwargs="", tools="",
     temperature="0", top_p="", min_p="", top_k="", repetition_penalty="", repetition_context_size="",
-    presence_penalty="", frequency_penalty="", max_tokens="40", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
+    presence_penalty="", frequency_penalty="", max_tokens="40", thinking_budget="", seed="", stop="", logprobs=True, message=EMPTY_INPUT,
 )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..constraints.remote import ollama_format
 from ..errors import BackendError
 from ..events import GenerationEvent
 from ..options import server_fields
@@ -194,6 +195,7 @@ class OllamaBackend:
             "raw": True,
             "stream": True,
             "options": options,
+            **ollama_format(prepared),  # the constraint, or an error: never dropped
         }
         k = prepared.request.logprobs
         if k:

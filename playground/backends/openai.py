@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..constraints.remote import openai_fields
 from ..errors import BackendError
 from ..events import GenerationEvent, TokenInfo
 from ..options import server_fields
@@ -270,6 +271,7 @@ class OpenAIBackend:
             else:
                 body["seed"] = settings.seed
         body.update(sampling_fields(kind, prepared, notes))
+        body.update(openai_fields(kind, prepared, info.version))  # the constraint, or an error: never dropped
         if kind == MLX_LM:
             notes.extend(mlx_reply_notes(prepared))
             stops = mlx_stop_strings(prepared, stops, notes)

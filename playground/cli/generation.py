@@ -79,6 +79,7 @@ def _generate_json(args: argparse.Namespace, prepared, reply, warnings: list[str
         "settings": prepared.settings.to_dict(),
         "setting_sources": dict(prepared.setting_sources),
         "template_kwargs": dict(prepared.template_kwargs),
+        **({"steering_plan": prepared.steering.summary()} if prepared.steering is not None else {}),
         "warnings": list(dict.fromkeys([*warnings, *final_warnings])),
         "model": loaded.name,
         "backend": engine.default_backend.describe(),

@@ -64,6 +64,23 @@ def sampling_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def constraint_options(p: argparse.ArgumentParser) -> None:
+    """Structured output: at most one constraint on the answer (see playground.constraints)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json-schema", metavar="FILE.json", help="the answer is JSON valid against this schema")
+    group.add_argument("--json-object", action="store_true", help="the answer is a JSON object (any keys)")
+    group.add_argument("--regex", metavar="R", help="the answer matches this regular expression (the whole answer)")
+    group.add_argument("--grammar", metavar="FILE", help="the answer follows this Lark (or GBNF) grammar")
+    group.add_argument(
+        "--require-tool-call",
+        nargs="?",
+        const="",
+        metavar="TOOL",
+        help="the reply is one call of the --tools in the template family's format (of TOOL if given), "
+        "its arguments valid against the tool's schema",
+    )
+
+
 class ColumnAction(argparse.Action):
     """--preset / --template for compare: columns in the order given."""
 
@@ -188,6 +205,7 @@ def _render_command(sub: argparse._SubParsersAction) -> None:
         help="what to do with a system message when the template has no system role (default: merge)",
     )
     template_options(p)
+    constraint_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with prompt, source, family, warnings")
     p.set_defaults(func=cmd_render)
 
@@ -230,6 +248,7 @@ def _generate_command(sub: argparse._SubParsersAction) -> None:
         help="with --json: each generated token's log-probability and its N best alternatives",
     )
     sampling_options(p)
+    constraint_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with the prompt, text and stats last")
     backend_options(p)
     p.set_defaults(func=cmd_generate)
@@ -262,6 +281,7 @@ def _compare_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system-strategy", choices=SYSTEM_STRATEGIES, default=DEFAULT_SYSTEM_STRATEGY)
     template_options(p)
     sampling_options(p)
+    constraint_options(p)
     p.add_argument("--json", action="store_true", help='print {"columns": [...]} as one JSON object')
     backend_options(p)
     p.set_defaults(func=cmd_compare, continue_final=False)
@@ -304,7 +324,7 @@ def _bench_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int_at_least(2), default=7, help="alternating run pairs per ratio (default 7)")
     p.add_argument(
         "--only",
-        choices=("engine", "ui", "ttft", "demo", "api", "startup"),
+        choices=("engine", "ui", "structured", "ttft", "demo", "api", "startup"),
         help="run only this part (api: the OpenAI-compatible API against a real mlx_lm.server)",
     )
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")

@@ -37,7 +37,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     thinks = vocabulary_has_thinking(meta.token_ids) if meta is not None else None  # mlx-lm's has_thinking
     mlx_lm_prompt, mlx_lm_note = mlx_lm_variant(choice, request, rendered.text, thinks)
     if args.json:
-        print_json({**rendered.to_dict(), "mlx_lm_prompt": mlx_lm_prompt, "mlx_lm_note": mlx_lm_note})
+        steering = {"constraint": request.constraint.to_dict()} if request.constraint is not None else {}
+        print_json({**rendered.to_dict(), "mlx_lm_prompt": mlx_lm_prompt, "mlx_lm_note": mlx_lm_note, **steering})
     else:
         out(rendered.text)
         warn([*rendered.warnings, *([mlx_lm_note] if mlx_lm_note else [])])

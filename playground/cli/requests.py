@@ -20,12 +20,12 @@ def template_kwargs(text: str | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise PlaygroundError(
             f"--template-kwargs is not valid JSON: {exc.msg} at column {exc.colno}",
-            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+            hint="give a JSON object, e.g. --template-kwargs '{\"enable_thinking\": false}'",
         ) from None
     if not isinstance(data, dict):
         raise PlaygroundError(
             f"--template-kwargs must be a JSON object, got {type(data).__name__}",
-            hint='give a JSON object, e.g. --template-kwargs \'{"enable_thinking": false}\'',
+            hint="give a JSON object, e.g. --template-kwargs '{\"enable_thinking\": false}'",
         )
     return data
 
@@ -79,7 +79,26 @@ def request_from_args(args: argparse.Namespace, messages: list, *, settings=None
         continue_final=args.continue_final,
         settings=settings or GenerationSettings(),
         now=parse_now(args.now),
+        constraint=constraint_from_args(args),
     )
+
+
+def constraint_from_args(args: argparse.Namespace):
+    """The structured-output constraint of --json-schema / --json-object / --regex / --grammar /
+    --require-tool-call (None without one)."""
+    from ..constraints import Constraint
+
+    if getattr(args, "json_schema", None):
+        return Constraint("json_schema", read_text_file(args.json_schema, "JSON schema file"))
+    if getattr(args, "json_object", False):
+        return Constraint("json_object")
+    if getattr(args, "regex", None) is not None:
+        return Constraint("regex", args.regex)
+    if getattr(args, "grammar", None):
+        return Constraint("grammar", read_text_file(args.grammar, "grammar file"))
+    if getattr(args, "require_tool_call", None) is not None:
+        return Constraint("tool_call", args.require_tool_call)
+    return None
 
 
 def settings_from_args(args: argparse.Namespace):

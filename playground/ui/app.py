@@ -25,7 +25,10 @@ from .lab import LabHandlers
 from .notebook import NotebookHandlers
 from .panel import EFFORT_DEFAULT, SETTING_BOXES, PanelHandlers
 from .saved import SAVED_FIELDS, SavedHandlers
+from .structured import compare_steering_controls, structured_output_controls
 
+#: Sampling inputs each Compare column has its own box for (the shared ones apply to every column).
+COLUMN_OWN = ("temperature", "repetition_penalty", "seed", "thinking_budget")
 GENERATION = "generation"  # concurrency group of the events that run the model
 INTRO = (
     "# MLX Template Playground\n"
@@ -287,6 +290,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                                 label="Tokens from",
                                 elem_id=f"compare-backend-{index}",
                             )
+                            column_inputs.update(compare_steering_controls(index))
                             prompt_view = gr.HTML(elem_id=f"compare-prompt-{index}")
                             output = gr.Chatbot(
                                 label=f"Reply {index}",
@@ -369,6 +373,8 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                 seed = gr.Textbox(value="", label="Seed (empty = random; the seed used is shown)", elem_id="seed")
                 stop_text = gr.Textbox(value="", label="Stop strings (one per line)", lines=1, elem_id="stop-strings")
                 logprobs = gr.Checkbox(value=True, label="Token probabilities", elem_id="logprobs-toggle")
+            with gr.Accordion("Structured output (Chat; local backend, or a server that supports it)", open=False):
+                constraint_inputs = structured_output_controls()
 
         # ------------------------------------------------------------------ wiring
         panel_inputs = {
@@ -393,7 +399,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
             "stop": stop_text,
             "logprobs": logprobs,
         }
-        chat_inputs = {**panel_inputs, **template_inputs, **sampling_inputs, "message": chat_input}
+        chat_inputs = {**panel_inputs, **template_inputs, **sampling_inputs, **constraint_inputs, "message": chat_input}
         settings_boxes = [sampling_inputs[name] for name in SETTING_BOXES]
         light: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
         heavy: dict[str, Any] = {
@@ -598,7 +604,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
         # Compare.
         compare_values = {
             **panel_inputs,
-            **{k: v for k, v in sampling_inputs.items() if k not in ("temperature", "repetition_penalty", "seed")},
+            **{k: v for k, v in sampling_inputs.items() if k not in COLUMN_OWN},
             "max_tokens": compare_max,
             "system": compare_system,
             "system_strategy": strategy,

@@ -28,8 +28,24 @@ from .core import AUTO, Core, error_view, update_interval
 from .inputs import ChatInputs, _number
 
 COLUMNS = 3
+#: A column's own structured output and thinking budget (see playground.ui.structured).
+STEERING_FIELDS = (
+    "constraint_kind",
+    "json_schema",
+    "constraint_regex",
+    "constraint_grammar",
+    "constraint_tool",
+    "thinking_budget",
+)
 TAB = "compare"
-COLUMN_FIELDS = ("template", "temperature", "repetition_penalty", "enable_thinking", "backend")
+COLUMN_FIELDS = (
+    "template",
+    "temperature",
+    "repetition_penalty",
+    "enable_thinking",
+    "backend",
+    *STEERING_FIELDS,
+)
 
 
 @dataclass
@@ -101,6 +117,7 @@ class CompareHandlers:
                     "temperature": column["temperature"],
                     "repetition_penalty": column["repetition_penalty"],
                     "enable_thinking": column["enable_thinking"],
+                    **{name: column[name] for name in STEERING_FIELDS if column[name] is not None},
                     "seed": seed,
                     "backend": values.get("backend") if remote else "local",
                 }

@@ -115,8 +115,48 @@ class TemplateInputs:
     wire_eos: bool = True
 
 
+#: The Structured output selector's choices -> constraint kind ("" = none); a kind's own name is taken too.
+CONSTRAINT_CHOICES: dict[str, str] = {
+    "none": "",
+    "JSON schema": "json_schema",
+    "any JSON object": "json_object",
+    "regex": "regex",
+    "grammar (Lark or GBNF)": "grammar",
+    "require a tool call": "tool_call",
+}
+
+
 @dataclass(frozen=True)
-class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
+class ConstraintInputs:
+    """The Structured output section: which kind, and the box that kind reads."""
+
+    constraint_kind: str | None = None
+    json_schema: str = ""
+    constraint_regex: str = ""
+    constraint_grammar: str = ""
+    constraint_tool: str = ""
+
+    def constraint(self):
+        """The request's constraint (None: none chosen); a bad one is refused by name, the boxes keep their text."""
+        from ..constraints import CONSTRAINT_KINDS, Constraint
+
+        choice = self.constraint_kind or "none"
+        kind = CONSTRAINT_CHOICES.get(choice, choice if choice in CONSTRAINT_KINDS else None)
+        if kind is None:
+            raise SettingsError(
+                f"unknown structured output kind {choice!r}", hint=f"choose one of: {', '.join(CONSTRAINT_CHOICES)}"
+            )
+        value = {
+            "json_schema": self.json_schema,
+            "regex": self.constraint_regex,
+            "grammar": self.constraint_grammar,
+            "tool_call": (self.constraint_tool or "").strip(),
+        }.get(kind, "")
+        return Constraint(kind, value or "") if kind else None
+
+
+@dataclass(frozen=True)
+class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs, ConstraintInputs):
     """Everything the Chat tab sends with a request."""
 
     message: Any = None  # the Message box: {"text": ..., "files": [...]} or a plain string
@@ -187,5 +227,6 @@ class ChatInputs(SamplingInputs, BackendInputs, TemplateInputs):
             wire_eos=bool(self.wire_eos),
             logprobs=TOKEN_VIEW_TOP if self.logprobs else 0,
             backend=backend if backend is not None else self.spec(),
+            constraint=self.constraint(),
         )
         return request.replace(**changes) if changes else request

@@ -336,12 +336,15 @@ def token_probs_html(tokens: Sequence[TokenInfo], *, note: str = "") -> str:
             for alt in token.top
         )
         eos = f"<div>P(EOS) {_prob(token.eos_logprob):.1%}</div>" if token.eos_logprob is not None else ""
-        popup = f'<span class="pg-alt"><table>{rows}</table>{eos}</span>'
+        popup = f'<span class="pg-alt"><table>{rows}</table>{eos}{_steering_lines(token)}</span>'
         text = visible_whitespace(token.text) if token.text else "∅"
         cls = "pg-t pg-t-special" if token.special else "pg-t"
+        if token.forced:
+            cls += " pg-t-forced"
+        mark = '<sup class="pg-forced" title="forced">⛓</sup>' if token.forced else ""
         spans.append(
-            f'<span class="{cls}" tabindex="0" data-index="{index}" data-p="{p:.4f}" style="background:{_colour(p)}">'
-            f'{text}<sub class="pg-p">{p:.0%}</sub>{popup}</span>'
+            f'<span class="{cls}" tabindex="0" data-index="{index}" data-p="{p:.4f}" style="background:{_colour(p)}"'
+            f'{_steering_data(token)}>{text}{mark}<sub class="pg-p">{p:.0%}</sub>{popup}</span>'
         )
     head = f'<div class="pg-meta">{esc(note)}</div>' if note else ""
     legend = (
@@ -349,7 +352,34 @@ def token_probs_html(tokens: Sequence[TokenInfo], *, note: str = "") -> str:
         "a token for its alternatives. Probabilities are taken after the repetition/presence/frequency penalties, "
         "before temperature and top-p/top-k/min-p.</div>"
     )
+    if any(t.allowed is not None for t in tokens):
+        legend += (
+            '<div class="pg-meta">Steered: probabilities are over the tokens the constraint allowed at each step; '
+            "⛓ marks a forced token (the only one allowed, or the thinking budget's end marker); a token's popup "
+            "says how many tokens were allowed and what the model wanted when the constraint removed it.</div>"
+        )
     return f'{head}{legend}<div class="pg-token-view">{"".join(spans)}</div>{eos_chart_svg(tokens)}'
+
+
+def _steering_data(token: TokenInfo) -> str:
+    """Attributes of a steered token (how many tokens were allowed, why it was forced)."""
+    if token.allowed is None:
+        return ""
+    forced = f' data-forced="{esc(token.forced)}"' if token.forced else ""
+    return f' data-allowed="{token.allowed}"{forced}'
+
+
+def _steering_lines(token: TokenInfo) -> str:
+    """The popup lines of a steered token: allowed count, forced, and the model's own top token it lost."""
+    if token.allowed is None:
+        return ""
+    lines = [f"{token.allowed:,} token{'s' if token.allowed != 1 else ''} allowed"]
+    if token.forced:
+        lines.append(f"forced by the {token.forced}")
+    if token.wanted is not None:
+        wanted = visible_whitespace(token.wanted.text) or "∅"
+        lines.append(f"the model wanted {wanted} ({_prob(token.wanted.logprob):.1%})")
+    return "".join(f'<div class="pg-steer">{line}</div>' for line in lines)
 
 
 TOKENS_OFF_NOTE = "Token probabilities are off (tick 'Token probabilities' to see them)."
@@ -518,6 +548,9 @@ CSS = """
   padding: 1px 1px; cursor: pointer; }
 .pg-overflow-visible, .pg-overflow-visible > div { overflow: visible !important; }
 .pg-t-special { background: #334155 !important; color: #f8fafc; }
+.pg-t-forced { outline: 1px dashed #64748b; }
+.pg-forced { font-size: 9px; color: #475569; }
+.pg-steer { color: #7c3aed; }
 .pg-p { font-size: 9px; color: var(--body-text-color-subdued); margin-left: 1px; }
 .pg-alt { display: none; position: absolute; z-index: 20; left: 0; top: 1.6em;
   background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); border-radius: 6px;

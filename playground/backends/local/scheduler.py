@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ...constraints import SteeringProcessor
 from ...errors import GenerationError, PlaygroundError
 from ...events import GenerationEvent, TokenInfo
 from ...prepare import PreparedChat
@@ -284,9 +285,11 @@ class Scheduler:
         ticket.prefill_tokens = len(suffix)
         ticket.admitted = time.perf_counter()
         ticket.detokenizer = detokenizer(prepared)
-        ticket.info = TokenInfoMaker(prepared, self._info_stream()) if prepared.request.logprobs else None
+        ticket.steering = make_steering(prepared)
+        explain = ticket.steering if prepared.request.logprobs else None
+        ticket.info = TokenInfoMaker(prepared, self._info_stream(), explain) if prepared.request.logprobs else None
         ticket.sampler = make_sampler(prepared.settings, ticket.seed)
-        ticket.processors = make_logits_processors(prepared.settings)
+        ticket.processors = make_logits_processors(prepared.settings) + ([ticket.steering] if ticket.steering else [])
         unit.add(ticket, cache, suffix, tokens[:reused])
         ticket.put(ticket.event(status="prefill", token=None))
 
@@ -303,12 +306,21 @@ class Scheduler:
             ticket.cache.give_back(ticket.prepared.loaded.serial, cache, tokens)
 
     def _final(self, ticket: Ticket, finish: str, stop_token: str | None, tokens=()) -> GenerationEvent:
+        warnings = ticket.prepared.warnings
+        steering = ticket.steering.stats() if ticket.steering is not None else None
+        if steering is not None and steering.get("complete") is False:
+            steering["incomplete"] = True
+            warnings += (
+                f"the reply ended ({finish}) before the constraint was complete: the text so far is kept, but it "
+                "does not match the constraint (raise max tokens)",
+            )
         return ticket.event(
             finish_reason=finish,
             stop_token=stop_token,
             status="done",
             tokens=tuple(tokens),
-            warnings=ticket.prepared.warnings,
+            warnings=warnings,
+            steering=steering,
         )
 
     def _step(self) -> None:
@@ -336,6 +348,8 @@ class Scheduler:
         """One step of a unit for ``ticket``: ``payload`` is (token, logprobs, finish, cache, all_tokens)."""
         token, logprobs, finish, cache, all_tokens = payload
         if ticket.finished:
+            return
+        if ticket.steering is not None and ticket.steering.error and self._steering_failed(ticket, unit, token, finish):
             return
         if token is None:  # the solo generator ran out
             self._give_back(ticket, cache, all_tokens or [])
@@ -381,6 +395,31 @@ class Scheduler:
             ticket.emitted = max(ticket.emitted, safe)
             ticket.put(ticket.event(delta, tokens=(info,) if info else (), status="generating"))
 
+    def _steering_failed(self, ticket: Ticket, unit: Any, token: int | None, finish: str | None) -> bool:
+        """The constraint cannot go on (a dead end of its grammar): the reply ends with an error at the first
+        token it could not vouch for, the text before it kept; never unconstrained. False: not yet."""
+        position = ticket.prepared.prompt_tokens + ticket.generated  # this token's index in the sequence
+        if position + 1 < ticket.steering.error_at:
+            return False
+        if position < ticket.steering.error_at and token is not None:  # this token is still good: keep its text
+            ticket.generated += 1
+            ticket.produced.append(int(token))
+            ticket.detokenizer.add_token(int(token))
+            ticket.detokenizer.finalize()
+            ticket.text += ticket.detokenizer.last_segment
+            ticket.put(ticket.event(ticket.text[ticket.emitted :], status="generating"))
+            ticket.emitted = len(ticket.text)
+        if finish is None:
+            unit.remove(ticket)
+        self._fail(
+            ticket,
+            GenerationError(
+                f"the constraint failed after {ticket.generated} tokens: {ticket.steering.error}",
+                hint="simplify the constraint or raise max tokens; if it persists, report it",
+            ),
+        )
+        return True
+
     def _closing(self, ticket: Ticket, finish: str, stop_token: str | None, info: TokenInfo | None) -> GenerationEvent:
         """The final event, carrying the text not yet emitted (held back for stop strings, or flushed)."""
         tail = ticket.text[ticket.emitted :] if len(ticket.text) > ticket.emitted else ""
@@ -396,3 +435,16 @@ class Scheduler:
         hits = [(ticket.text.find(s, window), s) for s in ticket.stops]
         hits = [(i, s) for i, s in hits if i >= 0]
         return min(hits) if hits else None
+
+
+def make_steering(prepared: PreparedChat) -> SteeringProcessor | None:
+    """The request's constraint / thinking-budget processor (None without either), explained when the request
+    asks for token probabilities."""
+    if prepared.steering is None:
+        return None
+    return SteeringProcessor(
+        prepared.steering,
+        prepared.loaded.tokenizer,
+        prepared.prompt_tokens,
+        explain=bool(prepared.request.logprobs),
+    )

@@ -8,6 +8,7 @@ A :class:`SoloUnit` runs one request on mlx-lm's ``generate_step`` (no batch boo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
@@ -52,6 +53,7 @@ class Ticket:
     info: TokenInfoMaker | None = None
     sampler: Callable | None = None
     processors: list[Callable] = field(default_factory=list)
+    steering: Any = None  # a playground.constraints.SteeringProcessor, among the processors
 
     @property
     def max_tokens(self) -> int:
@@ -105,9 +107,11 @@ class TokenInfoMaker:
     the bench model), and the next step's graph was only built after it, so decoding lost 4 %.
     """
 
-    def __init__(self, prepared: PreparedChat, stream: Any):
+    def __init__(self, prepared: PreparedChat, stream: Any, steering: Any = None):
         self.k = prepared.request.logprobs
         self.stream = stream
+        self.steering = steering  # a SteeringProcessor: what the constraint did at each step
+        self.position = prepared.prompt_tokens  # the sequence index of the next generated token
         self.tokenizer = prepared.loaded.tokenizer
         self.eos_ids = list(prepared.eos.ids)
         self.special = set(getattr(self.tokenizer, "all_special_ids", []) or []) | set(self.eos_ids)
@@ -127,6 +131,8 @@ class TokenInfoMaker:
     def _make(self, token: int, text: str, logprobs: Any) -> TokenInfo:
         import mlx.core as mx
 
+        note = self.steering.take_note(self.position) if self.steering is not None else None
+        self.position += 1
         flat = logprobs.reshape(-1)
         if flat.dtype != mx.float32:  # half precision sums to ~1.0005: renormalise in float32
             flat = flat.astype(mx.float32)
@@ -134,19 +140,27 @@ class TokenInfoMaker:
         k = min(self.k, flat.shape[0])
         top_ids = mx.argpartition(flat, kth=flat.shape[0] - k)[-k:]  # 5x faster on CPU than -flat, kth=k-1
         arrays = [flat[token], top_ids, flat[top_ids]]
-        if self.eos_ids:
-            arrays.append(mx.logsumexp(flat[mx.array(self.eos_ids)]))
+        arrays.append(mx.logsumexp(flat[mx.array(self.eos_ids)]) if self.eos_ids else mx.array(0.0))
+        if note is not None:
+            arrays += [note.top, note.top_logprob]
         mx.eval(arrays)
-        pairs = sorted(zip(arrays[2].tolist(), arrays[1].tolist()), reverse=True)
+        finite = [(lp, i) for lp, i in zip(arrays[2].tolist(), arrays[1].tolist()) if math.isfinite(lp)]
         eos = float(arrays[3].item()) if self.eos_ids else None
-        return TokenInfo(
+        info = TokenInfo(
             text=text,
             id=token,
             logprob=float(arrays[0].item()),
-            top=tuple(TokenAlternative(self.piece(i), i, lp) for lp, i in pairs),
+            top=tuple(TokenAlternative(self.piece(i), i, lp) for lp, i in sorted(finite, reverse=True)),
             eos_logprob=eos if eos is None or math.isfinite(eos) else -1e9,
             special=token in self.special,
         )
+        if note is None:
+            return info
+        wanted_id = int(arrays[4].item())
+        wanted = None
+        if note.removed(wanted_id):
+            wanted = TokenAlternative(self.piece(wanted_id), wanted_id, float(arrays[5].item()))
+        return dataclasses.replace(info, allowed=note.allowed, forced=note.forced, wanted=wanted)
 
 
 # ---------------------------------------------------------------------------------------------- units
