@@ -325,13 +325,15 @@ def test_requests_beyond_the_queue_get_429_with_retry_after(endless):
     [
         ("POST", "/chat/completions", b"{not json", 400, "not valid JSON"),
         ("POST", "/chat/completions", {"model": "demo-model", "messages": HELLO, "temperature": 9}, 400, "temperature"),
+        ("POST", "/chat/completions", {"messages": HELLO, "response_format": {"type": "yaml"}}, 422, "not known"),
         (
             "POST",
             "/chat/completions",
-            {"messages": HELLO, "response_format": {"type": "json_object"}},
+            {"messages": HELLO, "response_format": {"type": "json_schema", "json_schema": {"schema": 5}}},
             400,
-            "not supported",
+            "must be a JSON object",
         ),
+        ("POST", "/chat/completions", {"messages": HELLO, "tool_choice": "required"}, 400, "tool"),
         ("POST", "/chat/completions", {"messages": HELLO, "n": 2}, 400, "n must be 1"),
         (
             "POST",
@@ -398,17 +400,72 @@ def test_the_token_is_required_and_never_on_record(api_engine, caplog):
     assert token not in caplog.text
 
 
-@pytest.mark.xfail(strict=True, reason="response_format needs the constraints engine (issue 21), not merged yet")
 def test_response_format_json_schema_constrains_the_reply(api):
-    url, _ = api
-    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
-    reply = client(url).chat.completions.create(
-        model="demo-model",
-        messages=[{"role": "user", "content": "What is 4 + 5?"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "sum", "schema": schema}},
-        **GREEDY,
+    url, service = api
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer", "enum": [7, 8, 9, 10]}},  # an open integer never ends here
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    for stream in (False, True):
+        reply = client(url).chat.completions.create(
+            model="demo-model",
+            messages=[{"role": "user", "content": "What is 4 + 5?"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "sum", "schema": schema}},
+            stream=stream,
+            **GREEDY,
+        )
+        if stream:
+            text = "".join(c.choices[0].delta.content or "" for c in reply if c.choices)
+        else:
+            text = reply.choices[0].message.content
+        assert json.loads(text)["answer"] in (7, 8, 9, 10)
+        assert service.log.records()[0].prepared.request.constraint.kind == "json_schema"
+    plain = client(url).chat.completions.create(
+        model="demo-model", messages=HELLO, response_format={"type": "json_object"}, **GREEDY
     )
-    assert isinstance(json.loads(reply.choices[0].message.content)["answer"], int)
+    # Unconstrained the demo model says "Hi! How can I help you today?"; it cannot close a JSON string in 30 tokens.
+    assert plain.choices[0].message.content.startswith('{"')
+    assert service.log.records()[0].prepared.request.constraint.kind == "json_object"
+
+
+BOUNDED = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 12}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    }
+]
+
+
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
+def test_tool_choice_forces_a_call_the_model_would_not_make(api, api_engine, choice):
+    """The demo model knows no tools; rendered with Qwen3's template (chosen in the page), a required call is
+    still made in Hermes' format, its arguments valid against the tool's schema (a bounded one: the demo model
+    would otherwise never end the city's name)."""
+    from playground.engine import ChatSetup
+
+    url, service = api
+    loaded = api_engine.load(str(DEMO_MODEL))
+    api_engine.set_chat_setup(loaded, ChatSetup(template="qwen3"))
+    try:
+        reply = client(url).chat.completions.create(
+            model="demo-model", messages=HELLO, tools=BOUNDED, tool_choice=choice, temperature=0, max_tokens=200
+        )
+    finally:
+        api_engine.set_chat_setup(loaded, ChatSetup())
+    calls = reply.choices[0].message.tool_calls
+    assert reply.choices[0].finish_reason == "tool_calls" and [c.function.name for c in calls] == ["get_weather"]
+    assert isinstance(json.loads(calls[0].function.arguments)["city"], str)
+    assert service.log.records()[0].prepared.request.constraint.kind == "tool_call"
 
 
 # ---------------------------------------------------------------------------------------------- the request log
@@ -456,3 +513,12 @@ def test_the_log_says_where_a_prompt_leaves_the_clients_previous_one(api_engine,
         row = dated.row()
         assert row["client"] == "agent-2" and row["model"] == "thinker" and row["finish"] == "length"
         assert row["prompt_tokens"] == dated.prepared.prompt_tokens and row["cached_tokens"] > 0
+
+
+def test_a_thinking_budget_from_the_request_ends_the_thinking(api_engine, thinker):
+    with api_server(api_engine, str(thinker)) as (url, _):
+        reply = client(url).chat.completions.create(
+            model="thinker", messages=HELLO, extra_body={"thinking_budget": 1}, **GREEDY
+        )
+    said = reply.choices[0].message
+    assert said.model_extra["reasoning_content"].strip() == "Let" and said.content.strip() == "Hi"

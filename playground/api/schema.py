@@ -1,29 +1,34 @@
 """OpenAI request bodies -> :class:`~playground.prepare.ChatRequest`: the fields an OpenAI-compatible client sends.
 
 ``/v1/chat/completions`` takes ``messages`` with every role (passed to the template as the page passes them; text
-parts are joined; a tool result gets the ``name`` of the call it answers), ``tools`` and ``tool_choice`` (``auto``,
-``none``), the sampling fields of the options table under mlx_lm.server's names (``temperature``, ``top_p``, ``top_k``,
-``min_p``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``max_tokens`` or
-``max_completion_tokens``), ``stop``, ``seed``, ``logprobs``/``top_logprobs``, ``chat_template_kwargs``,
-``reasoning_effort``, ``stream`` and ``stream_options``, and vLLM's ``add_generation_prompt`` and
-``continue_final_message``. ``/v1/completions`` takes a ``prompt`` sent exactly as given (no template, no BOS
-added) and ``logprobs`` as a count. A field the API knows but cannot honour is refused with a 400 naming it,
-never ignored; fields it does not know (``metadata``, ``store``, ``parallel_tool_calls``, ...) change nothing.
+parts are joined; a tool result gets the ``name`` of the call it answers), ``tools`` and ``tool_choice`` (``auto``;
+``none``: the tools are left out of the prompt; ``required`` or a named function: a constrained tool call), the
+sampling fields of the options table under mlx_lm.server's names (``temperature``, ``top_p``, ``top_k``, ``min_p``,
+``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``max_tokens`` or ``max_completion_tokens``),
+(and every other option, e.g. ``thinking_budget``), ``stop``, ``seed``, ``logprobs``/``top_logprobs``,
+``chat_template_kwargs``, ``reasoning_effort``,
+``response_format`` (``json_schema`` and ``json_object``, as constraints of :mod:`playground.constraints`),
+``stream`` and ``stream_options``, and vLLM's ``add_generation_prompt`` and ``continue_final_message``.
+``/v1/completions`` takes a ``prompt`` sent exactly as given (no template, no BOS added) and ``logprobs`` as a
+count. A field the API knows but cannot honour is refused with a 400 naming it, never ignored; fields it does not
+know (``metadata``, ``store``, ``parallel_tool_calls``, ...) change nothing.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constraints import Constraint
 from ..options import MLX_LM, options
 from ..prepare import MAX_LOGPROBS, ChatRequest
 from ..settings import GenerationSettings
 from .errors import bad_field, unsupported
 
 CHAT, COMPLETION = "chat", "completion"
-_STRUCTURED_HINT = (
-    "structured output (response_format, tool_choice 'required') needs the constraints engine, not merged yet"
+_RESPONSE_FORMAT_HINT = (
+    'use {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}} or {"type": "json_object"}'
 )
 
 
@@ -75,12 +80,6 @@ def _refuse_unsupported(body: dict) -> None:
         raise unsupported("n", f"n must be 1 (one reply per request), got {n!r}", hint="send several requests")
     if body.get("logit_bias"):
         raise unsupported("logit_bias", "logit_bias is not supported", hint="leave it out")
-    response_format = body.get("response_format")
-    if response_format is not None:
-        kind = response_format.get("type") if isinstance(response_format, dict) else response_format
-        if kind != "text":
-            message = f"response_format {kind!r} is not supported yet"
-            raise unsupported("response_format", message, hint=_STRUCTURED_HINT)
 
 
 def _text_of(index: int, content: Any) -> Any:
@@ -125,14 +124,45 @@ def _messages(body: dict) -> list[dict]:
     return out
 
 
-def _tools(body: dict) -> tuple[tuple[dict, ...] | None, list[str]]:
+def _tools(body: dict) -> tuple[tuple[dict, ...] | None, Constraint | None, list[str]]:
+    """The tools, the constraint ``tool_choice`` asks for (``required``: a call of any tool; a named function: a
+    call of it), and a note for ``none`` (the tools are left out of the prompt)."""
     tools = body.get("tools")
+    tools = tuple(tools) if isinstance(tools, list) else tools
     choice = body.get("tool_choice")
     if choice in (None, "auto"):
-        return (tuple(tools) if isinstance(tools, list) else tools), []
+        return tools, None, []
     if choice == "none":
-        return None, ["tool_choice none: the tools are left out of the prompt"]
-    raise unsupported("tool_choice", f"tool_choice {choice!r} is not supported yet", hint=_STRUCTURED_HINT)
+        return None, None, ["tool_choice none: the tools are left out of the prompt"]
+    if choice == "required":
+        return tools, Constraint("tool_call"), []
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        return tools, Constraint("tool_call", function["name"]), []
+    raise bad_field(
+        "tool_choice",
+        f"tool_choice must be auto, none, required or a function, got {choice!r:.80}",
+        hint='e.g. {"type": "function", "function": {"name": "get_weather"}}',
+    )
+
+
+def _response_format(body: dict) -> Constraint | None:
+    """``response_format`` as a constraint on the answer (None for text)."""
+    value = body.get("response_format")
+    kind = value.get("type") if isinstance(value, dict) else value
+    if value is None or kind == "text":
+        return None
+    if kind == "json_object":
+        return Constraint("json_object")
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if schema is None:
+            raise bad_field(
+                "response_format.json_schema.schema", "the json_schema has no schema", _RESPONSE_FORMAT_HINT
+            )
+        return Constraint("json_schema", json.dumps(schema))
+    raise bad_field("response_format", f"response_format type {kind!r} is not known", hint=_RESPONSE_FORMAT_HINT)
 
 
 def _top_logprobs(body: dict, endpoint: str) -> int | None:
@@ -176,7 +206,10 @@ def parse(endpoint: str, body: Any) -> ApiCall:
         request, notes = ChatRequest(raw_prompt=_prompt(body), **common), []
     else:
         messages = _messages(body)
-        tools, notes = _tools(body)
+        tools, required, notes = _tools(body)
+        formatted = _response_format(body)
+        if required is not None and formatted is not None:
+            raise unsupported("tool_choice", "a required tool call and a response_format cannot go together")
         kwargs = _expect(body, "chat_template_kwargs", (dict,), "a JSON object") or {}
         request = ChatRequest(
             messages=tuple(messages),
@@ -185,6 +218,7 @@ def parse(endpoint: str, body: Any) -> ApiCall:
             effort=_expect(body, "reasoning_effort", (str,), "a string"),
             add_generation_prompt=body.get("add_generation_prompt", True) is not False,
             continue_final=body.get("continue_final_message") is True,
+            constraint=required or formatted,
             **common,
         )
     stream = _expect(body, "stream", (bool,), "true or false") or False
