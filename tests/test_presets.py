@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from preset_cases import CASES, EXPECTED
+from preset_cases import CASES, EXPECTED, KEYWORD_CHAT, KEYWORD_NOW, KEYWORD_TOOLS
 
-from playground.families import registry
+from playground.families import get_family, registry
 from playground.templates import render_family
 
 REQUIRED = [
@@ -74,7 +75,6 @@ def test_gemma_system_role_strategies():
 
 
 def test_llama32_uses_todays_date_by_default():
-    from datetime import datetime
 
     rendered = render_family(registry().get("llama3.2"), CASES["single"][0])
     assert f"Today Date: {datetime.now().strftime('%d %b %Y')}\n\n" in rendered.text
@@ -91,3 +91,18 @@ def test_qwen25_tools_and_tool_calls():
     assert '<tools>\n{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}\n</tools>' in text
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>' in text
     assert "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n" in text
+
+
+KWARG_ROWS = [(f.name, k.name) for f in registry() for k in f.kwargs if k.default is not None and not f.encoder]
+
+
+@pytest.mark.parametrize(("preset", "kwarg"), KWARG_ROWS, ids=[f"{p}-{k}" for p, k in KWARG_ROWS])
+def test_a_declared_keyword_default_renders_like_no_keyword(preset, kwarg):
+    """A preset's declared default is how its template behaves without the keyword (with and without tools)."""
+    family = get_family(preset)
+    default = family.kwarg(kwarg).default
+    now = KEYWORD_NOW
+    declared = [t["function"] for t in KEYWORD_TOOLS] if preset == "apertus" else KEYWORD_TOOLS  # Apertus reads bare functions
+    for tools in (None, declared):
+        plain = render_family(family, KEYWORD_CHAT, tools=tools, now=now).text
+        assert render_family(family, KEYWORD_CHAT, tools=tools, now=now, template_kwargs={kwarg: default}).text == plain

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._scan import WHITESPACE
-from .tools import ToolStage, call_from_json
+from .tools import TaggedStage, call_from_json
 
 #: format name -> (mlx_lm.tool_parsers module, whether a JSON {"name", "arguments"} body is accepted too)
 MLX_LM_TOOL_FORMATS: dict[str, tuple[str, bool]] = {
@@ -49,7 +49,7 @@ def load_tool_parser(module: str) -> Any:
         raise ValueError(f"mlx-lm has no tool parser {module!r} ({exc}); upgrade mlx-lm (0.32 or later)") from exc
 
 
-class MlxLmStage(ToolStage):
+class MlxLmStage(TaggedStage):
     """Calls between an mlx-lm parser module's start and end markers, parsed by that module.
 
     `tools` (the declared function schemas) go to the parser, which uses them to type argument values.
@@ -57,34 +57,12 @@ class MlxLmStage(ToolStage):
     """
 
     def __init__(self, module: str, tools: Sequence[dict] | None = None, *, json_bodies: bool = False) -> None:
-        super().__init__()
         parser = load_tool_parser(module)
+        super().__init__(opener=parser.tool_call_start, closer=parser.tool_call_end)
         self.module = module
-        self.openers = (parser.tool_call_start,)
-        self.closer = parser.tool_call_end
         self._parse_tool_call = parser.parse_tool_call
         self.tools = list(tools) if tools else None
         self.json_bodies = json_bodies
-
-    def _markup(self, final: bool) -> bool:
-        start = len(self.opener)
-        end = self._find_closer(self.closer, start)
-        if end < 0 and not final:
-            return False
-        unclosed = None
-        if end < 0:
-            end = stop = len(self.buf)
-            unclosed = f"was not closed (no {self.closer})"
-        else:
-            stop = end + len(self.closer)
-        body, raw, opener = self.buf[start:end], self.buf[:stop], self.opener
-        self.buf = self.buf[stop:]
-        self._leave_markup()
-        if unclosed and not body.strip(WHITESPACE):
-            self._ended_after(opener)
-            return True
-        self._emit(body, raw, unclosed)
-        return True
 
     def _emit(self, body: str, raw: str, unclosed: str | None) -> None:
         if self.json_bodies and body.strip(WHITESPACE).startswith("{"):

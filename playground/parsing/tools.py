@@ -330,7 +330,8 @@ def _coder_body(body: str) -> tuple[str, dict | str, str | None, str | None]:
 
 
 class TaggedStage(ToolStage):
-    """``<tool_call>BODY</tool_call>``; the body shape depends on the format (JSON, GLM-4.5 or Qwen3-Coder)."""
+    """``<tool_call>BODY</tool_call>``; the body shape depends on the format (JSON, GLM-4.5 or Qwen3-Coder).
+    Subclasses with other markers or bodies override :meth:`_emit` (mlx-lm's parsers)."""
 
     openers = ("<tool_call>",)
     closer = "</tool_call>"
@@ -352,16 +353,19 @@ class TaggedStage(ToolStage):
             unclosed = f"was not closed (no {self.closer})"
         else:
             stop = end + len(self.closer)
-        body, raw = self.buf[start:end], self.buf[:stop]
+        body, raw, opener = self.buf[start:end], self.buf[:stop], self.opener
         self.buf = self.buf[stop:]
-        if unclosed and not body.strip(WHITESPACE):
-            self._ended_after(self.opener)
-            self._leave_markup()
-            return True
         self._leave_markup()
+        if unclosed and not body.strip(WHITESPACE):
+            self._ended_after(opener)
+            return True
+        self._emit(body, raw, unclosed)
+        return True
+
+    def _emit(self, body: str, raw: str, unclosed: str | None) -> None:
+        """The call(s) in one marked body."""
         name, arguments, call_id, error = self._parse(body)
         self._call(name, arguments, raw, call_id, error, unclosed)
-        return True
 
     def _parse(self, body: str) -> tuple[str, dict | str, str | None, str | None]:
         stripped = body.strip()
