@@ -370,6 +370,10 @@ def page_ready(model: str, port: int) -> tuple[float, float]:
         stop_server(proc)
 
 
+#: The bench's parts (``bench --only PART``).
+PARTS = ("engine", "ui", "structured", "ttft", "demo", "api", "startup")
+
+
 @dataclass
 class BenchContext:
     """What every part of the bench measures with: the engine, the bench model and its plain request."""
@@ -389,8 +393,12 @@ def run_bench(
     turns: int = 10,
     repeats: int = 7,  # this machine's speed drifts: 5 pairs left the medians 2-3 % apart from run to run
     progress: Callable[[str], None] = print,
+    *,
+    only: str | None = None,
 ) -> dict[str, Any]:
-    """Measure everything; returns the figures (also printed through ``progress``)."""
+    """Measure everything (or only the part ``only`` names, one of :data:`PARTS`); returns the figures (also
+    printed through ``progress``)."""
+    from .api.bench import api_figures
     from .toy import ToyShape, build_toy_model
 
     blas = ensure_fast_blas()
@@ -408,15 +416,21 @@ def run_bench(
         request = ChatRequest(messages=({"role": "user", "content": "Hello! " * 8},), settings=settings, wire_eos=False)
         progress(f"model: {loaded.num_parameters / 1e6:.1f}M parameters; BLAS: {blas.describe()}")
         bench = BenchContext(engine, loaded, model, request, tokens, repeats, progress)
-        for part in (engine_figures, ui_figures, structured_figures):
-            results.update(part(bench))
-        progress(
-            f"time to first token over {turns} chat turns: with KV-cache reuse and plain mlx-lm with its prompt "
-            "cache (alternating), and without reuse ..."
-        )
-        results.update(ttft_growth(engine, loaded, turns, 24, runs=repeats + 1))
-        results.update(demo_figures(bench))
-    results.update(startup_figures(progress))
+        for name, part in (("engine", engine_figures), ("ui", ui_figures), ("structured", structured_figures)):
+            if only in (None, name):
+                results.update(part(bench))
+        if only in (None, "ttft"):
+            progress(
+                f"time to first token over {turns} chat turns: with KV-cache reuse and plain mlx-lm with its prompt "
+                "cache (alternating), and without reuse ..."
+            )
+            results.update(ttft_growth(engine, loaded, turns, 24, runs=repeats + 1))
+        if only in (None, "demo"):
+            results.update(demo_figures(bench))
+        if only in (None, "api"):
+            results.update(api_figures(bench, alternate))
+    if only in (None, "startup"):
+        results.update(startup_figures(progress))
     return results
 
 
@@ -542,6 +556,14 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "constrained_vs_plain": (">=", 0.9, "tokens/s with a moderate JSON schema (llguidance mask) vs without"),
     "compare3_vs_single": ("<=", 1.4, "wall time of three Compare columns (one batch) / one column"),
     "sessions4_vs_single": (">=", 2.5, "total tokens/s of four chat sessions through the app / one session"),
+    "api_vs_mlx_lm_server_1": (">=", 1.0, "tokens/s of one streaming API client, ours / a real mlx_lm.server's"),
+    "api_vs_mlx_lm_server_4": (">=", 1.0, "total tokens/s of four streaming API clients, ours / mlx_lm.server's"),
+    "prefix_ttft_ratio": (
+        "<=",
+        0.2,
+        "TTFT with a cached 2,000-token prefix / without, through the API (mlx_lm.server's: "
+        "`prefix_ttft_ratio_mlx_lm_server`)",
+    ),
 }
 
 

@@ -13,21 +13,49 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .backends.base import Backend, make_backend
-from .backends.local.prompt_cache import PromptCacheState
+from .backends.local.prompt_cache import (
+    DEFAULT_PROMPT_CACHE_BYTES,
+    PromptCache,
+    SharedPromptCache,
+)
 from .backends.local.scheduler import DEFAULT_MAX_BATCH, Scheduler
 from .backends.spec import BackendSpec
 from .errors import BackendError, PlaygroundError
 from .events import GenerationEvent
 from .loaded import LoadedModel
 from .models import DEFAULT_MAX_MODELS, ModelCache, resolve_model
-from .prepare import ChatRequest, PreparedChat, prepare
+from .prepare import AUTO, ChatRequest, PreparedChat, prepare
 from .reply import ReplyState, run_reply
+from .templates import DEFAULT_SYSTEM_STRATEGY
 
 #: Backends (server connections) kept; the least recently used is closed beyond this.
 MAX_BACKENDS = 8
+
+
+@dataclass(frozen=True)
+class ChatSetup:
+    """How a model's chats are rendered: the template (``auto``: its own or the detected preset; ``model``; a preset;
+    ``custom`` with its text), the system strategy and EOS wiring. The page's Chat tab sets it for the model it
+    renders (:meth:`Engine.set_chat_setup`), so API requests for that model get the prompt the page shows."""
+
+    template: str = AUTO
+    custom_template: str | None = None
+    system_strategy: str = DEFAULT_SYSTEM_STRATEGY
+    wire_eos: bool = True
+    source: str = "default"  # "default", or who set it ("the page")
+
+    def apply(self, request: ChatRequest) -> ChatRequest:
+        """``request`` rendered this way."""
+        return request.replace(
+            template=self.template,
+            custom_template=self.custom_template,
+            system_strategy=self.system_strategy,
+            wire_eos=self.wire_eos,
+        )
 
 
 class Engine:
@@ -42,8 +70,12 @@ class Engine:
         memory_limit_gb: float | None = None,
         batching: bool = True,
         backend: BackendSpec | None = None,
+        prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES,
     ):
         self.models = ModelCache(max_models)
+        #: KV caches of finished requests, shared by every session, Compare column and API request (local backend).
+        self.prompt_cache = SharedPromptCache(prompt_cache_bytes)
+        self._chat_setups: dict[str, ChatSetup] = {}
         self.scheduler = Scheduler(max_batch=max_batch, memory_limit_gb=memory_limit_gb, batching=batching)
         self.default_backend = backend or BackendSpec()
         self._backends: OrderedDict[BackendSpec, Backend] = OrderedDict()
@@ -61,6 +93,16 @@ class Engine:
         # not wait for it; reading the weights and the warm-up run on the scheduler's thread.
         resolve_model(model, weights=weights)
         return self.scheduler.call(lambda: self.models.get(model, weights=weights))
+
+    def set_chat_setup(self, loaded: LoadedModel, setup: ChatSetup) -> None:
+        """Render ``loaded``'s chats with ``setup`` from now on (the page's choice, used by API requests too)."""
+        with self._lock:
+            self._chat_setups[str(loaded.path)] = setup
+
+    def chat_setup(self, loaded: LoadedModel) -> ChatSetup:
+        """How ``loaded``'s chats are rendered: the last setup set for it, else its own template or detected preset."""
+        with self._lock:
+            return self._chat_setups.get(str(loaded.path), ChatSetup())
 
     def prepare(self, model: LoadedModel | str | Path, request: ChatRequest) -> PreparedChat:
         """The exact prompt, tokens, settings and warnings of ``request`` (see :func:`playground.prepare.prepare`)."""
@@ -87,7 +129,7 @@ class Engine:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
+        cache: PromptCache | None = None,
     ) -> Iterator[GenerationEvent]:
         """Layer 2: the typed events of the reply, from the request's backend."""
         spec = prepared.request.backend or self.default_backend
@@ -103,7 +145,7 @@ class Engine:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
+        cache: PromptCache | None = None,
         continues: dict | None = None,
     ) -> Iterator[ReplyState]:
         """The reply as it grows (see :mod:`playground.reply`): one :class:`ReplyState`, yielded after every event

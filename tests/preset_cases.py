@@ -5,6 +5,8 @@ case's messages, with the preset's BOS/EOS strings and date_string "26 Jul 2024"
 For families without a system role the messages are first merged (system strategy 'merge').
 """
 
+from datetime import datetime
+
 U = "user"
 A = "assistant"
 S = "system"
@@ -155,3 +157,22 @@ EXPECTED = {
     ('generic', 'whitespace'): 'System:   Be brief. \n\n\nUser:   padded \n\n\nAssistant: \n reply  \n\n\nUser: \tagain \n\nAssistant:',
     ('generic', 'non_ascii'): 'User: Grüße aus München 🌍 — 你好\n\nAssistant: Hallo! 👋\n\nUser: ¿Qué tal?\n\nAssistant:',
 }
+
+
+#: A short conversation, a tool and a pinned clock for the keyword tests of the preset tables.
+KEYWORD_NOW = datetime(2026, 1, 15, 9, 30)
+KEYWORD_CHAT = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "2+2?"},
+]
+KEYWORD_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two integers.",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        },
+    }
+]

@@ -18,6 +18,8 @@ REQUIRED = {"raw_tps", "engine_tps", "engine_vs_raw", "ui_tps", "ui_vs_raw", "tt
             "ttft_growth", "ttft_growth_nocache", "render_us", "render_segments_us", "blas", "model_params",
             "ttft_growth_mlx_lm", "page_ready_s", "model_ready_s", "demo_engine_tps", "logprobs_vs_plain", "compare3_vs_single",
             "sessions4_vs_single"}
+API_FIGURES = {"api_tps", "mlx_lm_server_tps", "api_vs_mlx_lm_server_1", "api_vs_mlx_lm_server_4", "prefix_ttft_ratio",
+               "prefix_ttft_ratio_mlx_lm_server"}
 
 
 def test_bench_reports_all_figures_as_json(toy_llama3):
@@ -28,7 +30,7 @@ def test_bench_reports_all_figures_as_json(toy_llama3):
     )
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(results) >= REQUIRED
+    assert set(results) >= REQUIRED | API_FIGURES
     assert results["model_params"] > 0 and results["raw_tps"] > 0 and results["engine_tps"] > 0
     assert results["ui_tps"] > 0 and results["ttft_turn1_s"] > 0 and results["render_us"] > 0
     assert results["render_segments_us"] > 0
@@ -36,6 +38,19 @@ def test_bench_reports_all_figures_as_json(toy_llama3):
     assert any(line.startswith("engine_vs_raw ") for line in proc.stdout.splitlines())  # the readable table
     assert "| `compare3_vs_single` |" in proc.stdout  # --markdown: the README table, targets checked
     assert "through the Gradio app" in proc.stderr  # progress lines
+
+
+def test_bench_only_api_measures_the_api_beside_a_real_mlx_lm_server(toy_llama3):
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground.cli", "bench", "--model", str(toy_llama3), "--only", "api", "--tokens", "12",
+         "--repeats", "2", "--json", "--markdown"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(results) >= API_FIGURES and "engine_vs_raw" not in results and "page_ready_s" not in results
+    assert all(results[name] > 0 for name in API_FIGURES)
+    assert "| `prefix_ttft_ratio` |" in proc.stdout and "mlx_lm.server" in proc.stderr
 
 
 def test_bench_rejects_bad_arguments():

@@ -7,6 +7,9 @@ from datetime import datetime
 from unittest import mock
 
 import pytest
+from preset_cases import KEYWORD_CHAT as CHAT
+from preset_cases import KEYWORD_NOW as NOW
+from preset_cases import KEYWORD_TOOLS as TOOLS
 
 from playground.detect import detect
 from playground.families import get_family
@@ -215,11 +218,6 @@ def test_phi4_is_not_chatml(model_dir):
 
 # ---------------------------------------------------------------------------------------------- keywords
 
-NOW = datetime(2026, 1, 15, 9, 30)
-CHAT = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "2+2?"}]
-TOOLS = [{"type": "function", "function": {"name": "add", "description": "Add two integers.",
-                                            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}},
-                                                           "required": ["a"]}}}]
 
 
 def test_every_group_preset_declares_its_formats():

@@ -7,10 +7,12 @@ Also: a folder that ships the official template (or ours) is classified by its m
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
+from preset_cases import KEYWORD_CHAT as CHAT
+from preset_cases import KEYWORD_NOW as NOW
+from preset_cases import KEYWORD_TOOLS as TOOLS
 
 from playground.detect import detect
 from playground.families import get_family
@@ -333,22 +335,6 @@ def test_official_templates_are_available_to_check():
 
 
 # --- keywords and renderer parity ----------------------------------------------------------------------------------
-NOW = datetime(2026, 1, 15, 9, 30)
-CHAT = [
-    {"role": "user", "content": "Hi"},
-    {"role": "assistant", "content": "Hello!"},
-    {"role": "user", "content": "2+2?"},
-]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "add",
-            "description": "Add two integers.",
-            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
-        },
-    }
-]
 
 
 def test_every_group_preset_declares_its_formats_and_sources():

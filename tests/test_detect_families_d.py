@@ -7,9 +7,11 @@ architectures and its special tokens in ``added_tokens_decoder``; plus the prese
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
+from preset_cases import KEYWORD_CHAT as CHAT
+from preset_cases import KEYWORD_NOW as NOW
+from preset_cases import KEYWORD_TOOLS as TOOLS
 
 from playground.detect import detect
 from playground.families import get_family
@@ -330,22 +332,6 @@ def test_granite4_and_41_templates_tie_on_markers_and_the_name_decides(model_dir
 
 # ---------------------------------------------------------------------------------------------- keywords, formats
 
-NOW = datetime(2026, 1, 15, 9, 30)
-CHAT = [
-    {"role": "user", "content": "Hi"},
-    {"role": "assistant", "content": "Hello!"},
-    {"role": "user", "content": "2+2?"},
-]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "add",
-            "description": "Add two integers.",
-            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
-        },
-    }
-]
 
 
 @pytest.mark.parametrize("preset", GROUP)

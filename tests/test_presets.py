@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from preset_cases import CASES, EXPECTED
+from preset_cases import CASES, EXPECTED, KEYWORD_CHAT, KEYWORD_NOW, KEYWORD_TOOLS
 
 from playground.families import get_family, registry
 from playground.templates import render_family
@@ -75,7 +75,6 @@ def test_gemma_system_role_strategies():
 
 
 def test_llama32_uses_todays_date_by_default():
-    from datetime import datetime
 
     rendered = render_family(registry().get("llama3.2"), CASES["single"][0])
     assert f"Today Date: {datetime.now().strftime('%d %b %Y')}\n\n" in rendered.text
@@ -95,21 +94,6 @@ def test_qwen25_tools_and_tool_calls():
 
 
 KWARG_ROWS = [(f.name, k.name) for f in registry() for k in f.kwargs if k.default is not None and not f.encoder]
-KW_CHAT = [
-    {"role": "user", "content": "Hi"},
-    {"role": "assistant", "content": "Hello!"},
-    {"role": "user", "content": "2+2?"},
-]
-KW_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "add",
-            "description": "Add two integers.",
-            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
-        },
-    }
-]
 
 
 @pytest.mark.parametrize(("preset", "kwarg"), KWARG_ROWS, ids=[f"{p}-{k}" for p, k in KWARG_ROWS])
@@ -117,8 +101,8 @@ def test_a_declared_keyword_default_renders_like_no_keyword(preset, kwarg):
     """A preset's declared default is how its template behaves without the keyword (with and without tools)."""
     family = get_family(preset)
     default = family.kwarg(kwarg).default
-    now = datetime(2026, 1, 15, 9, 30)
-    declared = [t["function"] for t in KW_TOOLS] if preset == "apertus" else KW_TOOLS  # Apertus reads bare functions
+    now = KEYWORD_NOW
+    declared = [t["function"] for t in KEYWORD_TOOLS] if preset == "apertus" else KEYWORD_TOOLS  # Apertus reads bare functions
     for tools in (None, declared):
-        plain = render_family(family, KW_CHAT, tools=tools, now=now).text
-        assert render_family(family, KW_CHAT, tools=tools, now=now, template_kwargs={kwarg: default}).text == plain
+        plain = render_family(family, KEYWORD_CHAT, tools=tools, now=now).text
+        assert render_family(family, KEYWORD_CHAT, tools=tools, now=now, template_kwargs={kwarg: default}).text == plain

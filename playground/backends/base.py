@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from ..errors import BackendError
 from ..events import GenerationEvent
 from ..prepare import PreparedChat
-from .local.prompt_cache import PromptCacheState
+from .local.prompt_cache import PromptCache
 from .spec import BACKEND_KINDS, BackendSpec
 
 
@@ -23,7 +23,7 @@ class Backend(Protocol):
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
+        cache: PromptCache | None = None,
     ) -> Iterator[GenerationEvent]:
         """Generate a reply to ``prepared.text``; the last event has ``finish_reason`` set."""
         ...

@@ -33,7 +33,7 @@ from ._remote import (
     prompt_to_send,
     stop_strings,
 )
-from .local.prompt_cache import PromptCacheState
+from .local.prompt_cache import PromptCache
 from .openai import parse_logprobs
 from .spec import BackendSpec
 
@@ -229,7 +229,7 @@ class OllamaBackend:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,  # Ollama keeps its own prompt cache
+        cache: PromptCache | None = None,  # Ollama keeps its own prompt cache
     ) -> Iterator[GenerationEvent]:
         body, _, notes = self.plan(prepared)
         assembler = ReplyAssembler(

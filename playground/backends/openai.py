@@ -53,7 +53,7 @@ from ._remote import (
     prompt_to_send,
     stop_strings,
 )
-from .local.prompt_cache import PromptCacheState
+from .local.prompt_cache import PromptCache
 from .spec import BackendSpec
 
 MLX_LM = "mlx_lm.server"
@@ -346,7 +346,7 @@ class OpenAIBackend:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,  # the server keeps its own prompt cache
+        cache: PromptCache | None = None,  # the server keeps its own prompt cache
     ) -> Iterator[GenerationEvent]:
         body, _, notes, streamed = self.plan(prepared)
         kind = self.server().kind

@@ -59,6 +59,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         turns=args.turns,
         repeats=args.repeats,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        only=args.only,
     )
     print(format_table(results))
     if args.markdown:

@@ -6,11 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from ..backends.local.prompt_cache import DEFAULT_PROMPT_CACHE_BYTES
 from .generation import cmd_compare, cmd_generate
 from .maintenance import cmd_bench, cmd_doctor, cmd_fix_template
 from .prompts import cmd_detect, cmd_presets, cmd_render
 from .requests import API_KEY_ENV
-from .server import cmd_serve
+from .server import API_TOKEN_ENV, cmd_serve
 
 EXIT_USAGE = 2
 
@@ -143,13 +144,31 @@ def _serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (recommended with --host/--share)")
     p.add_argument("--max-models", type=int_at_least(1), default=1, help="models kept loaded at once (default 1)")
     p.add_argument(
-        "--queue-size", type=int_at_least(1), default=64, help="requests that may wait for the model (default 64)"
+        "--queue-size",
+        type=int_at_least(1),
+        default=64,
+        help="requests that may wait for the model, in the page and in the API (default 64; more get HTTP 429)",
     )
     p.add_argument(
         "--concurrency",
         type=int_at_least(1),
         default=8,
         help="requests the UI hands to the engine at once (default 8; they decode together, see --max-batch)",
+    )
+    p.add_argument("--api-only", action="store_true", help="serve only the OpenAI-compatible API (/v1), not the page")
+    p.add_argument(
+        "--api-token",
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' for the API (better: the {API_TOKEN_ENV} environment variable); "
+        "independent of --auth, and not --api-key (the key of a server backend)",
+    )
+    p.add_argument(
+        "--prompt-cache-bytes",
+        type=int_at_least(0),
+        default=DEFAULT_PROMPT_CACHE_BYTES,
+        metavar="N",
+        help="bytes of KV cache shared by all requests and sessions, reused by longest common prompt prefix "
+        f"(default {DEFAULT_PROMPT_CACHE_BYTES:,}; 0 turns the shared cache off)",
     )
     engine_options(p)
     backend_options(p)
@@ -304,6 +323,11 @@ def _bench_command(sub: argparse._SubParsersAction) -> None:
         "--turns", type=int_at_least(2), default=10, help="chat turns for the time-to-first-token test (default 10)"
     )
     p.add_argument("--repeats", type=int_at_least(2), default=7, help="alternating run pairs per ratio (default 7)")
+    p.add_argument(
+        "--only",
+        choices=("engine", "ui", "structured", "ttft", "demo", "api", "startup"),
+        help="run only this part (api: the OpenAI-compatible API against a real mlx_lm.server)",
+    )
     p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     p.add_argument("--markdown", action="store_true", help="also print the README's Markdown table of this run")
     p.set_defaults(func=cmd_bench)

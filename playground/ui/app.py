@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..api.routes import api_routes
 from ..engine import Engine
 from ..models import DEMO_MODEL_ALIAS
 from ..options import options
@@ -285,8 +286,10 @@ def serve(
     **launch: Any,
 ) -> gr.Blocks:
     """Build and launch the app; returns the Blocks (useful with ``prevent_thread_lock``). ``launch``: share,
-    auth, queue_size (64), concurrency (8), prevent_thread_lock, quiet."""
+    auth, queue_size (64), concurrency (8), prevent_thread_lock, quiet, and api: a
+    :class:`playground.api.service.ApiService` whose OpenAI-compatible routes are served on the same port."""
     share = bool(launch.pop("share", False))
+    api = launch.pop("api", None)
     queue_size = launch.pop("queue_size", 64)
     concurrency = launch.pop("concurrency", 8)
     auth = launch.pop("auth", None)
@@ -309,6 +312,8 @@ def serve(
         quiet=quiet,
         show_error=False,
         i18n=I18N,
+        # The API's routes go first in Gradio's FastAPI app (its ``app_kwargs``), so they answer /v1/... themselves.
+        app_kwargs={"routes": api_routes(api)} if api is not None else None,
         # No allowed_paths: the page shows only files Gradio made (uploads) and the sessions' checked image
         # copies in the system temp dir (playground.ui.images), never other files of the working directory.
     )

@@ -160,7 +160,8 @@ class CompareHandlers:
 
         def consume(index: int, prepared: PreparedChat) -> None:
             # A reply changes as it runs: what is drawn (its message, its progress) is taken here, on its thread.
-            for reply in self.core.engine.reply(prepared, cancel=cancel):  # failures end the reply, never raise
+            engine = self.core.engine  # columns with a common prompt start share its KV cache (the engine's pool)
+            for reply in engine.reply(prepared, cancel=cancel, cache=engine.prompt_cache):  # failures never raise
                 updates.put((index, reply, reply.message(), reply.done, reply.event, len(reply.text)))
 
         for index, prepared in enumerate(plans):

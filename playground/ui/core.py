@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..backends.spec import BackendSpec
-from ..engine import Engine
+from ..engine import ChatSetup, Engine
 from ..errors import BackendError, PlaygroundError
 from ..families import registry
 from ..loaded import LoadedModel
@@ -101,7 +101,7 @@ class Core:
     def __init__(self, engine: Engine | None = None, default_model: str = DEMO_MODEL_ALIAS):
         self.engine = engine or Engine()
         self.default_model = default_model
-        self.sessions = Sessions()
+        self.sessions = Sessions(shared_cache=self.engine.prompt_cache)
         self.streams = StreamCount()
         self.exposed = False  # reachable from other machines (--host / --share): no server file paths in imports
         self._unreachable: dict[BackendSpec, tuple[float, str]] = {}
@@ -198,6 +198,7 @@ class Core:
         request = inputs.request(
             conversation, custom_template=state.custom_template, backend=spec, defaults=defaults(loaded), **changes
         )
+        self.engine.set_chat_setup(loaded, chat_setup(request))  # API requests for this model render the same way
         return self.engine.prepare(loaded, request)
 
     def template_family(self, state: SessionState, template: str, backend: BackendSpec | None = None):
@@ -226,6 +227,17 @@ class Core:
 def defaults(loaded: LoadedModel) -> dict[str, Any]:
     """The settings ``loaded`` uses when none is chosen (its generation_config.json, its family's, ours)."""
     return resolve_settings(loaded, None)[0].to_dict()
+
+
+def chat_setup(request: Any) -> ChatSetup:
+    """The template choice of a Chat request, as the engine keeps it for the model's API requests."""
+    return ChatSetup(
+        template=request.template,
+        custom_template=request.custom_template,
+        system_strategy=request.system_strategy,
+        wire_eos=request.wire_eos,
+        source="the page",
+    )
 
 
 def error_view(exc: PlaygroundError) -> str:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends.local.prompt_cache import PromptCacheState
+from ..backends.local.prompt_cache import PromptCacheState, SharedPromptCache
 from ..events import GenerationEvent, TokenInfo
 from ..messages import Message
 from ..prepare import PreparedChat
@@ -191,9 +191,15 @@ class SessionState:
 class Sessions:
     """Session states by Gradio session hash, least recently used forgotten first."""
 
-    def __init__(self, max_sessions: int = MAX_SESSIONS, max_cached: int = MAX_CACHED_CONVERSATIONS):
+    def __init__(
+        self,
+        max_sessions: int = MAX_SESSIONS,
+        max_cached: int = MAX_CACHED_CONVERSATIONS,
+        shared_cache: SharedPromptCache | None = None,
+    ):
         self._states: OrderedDict[str, SessionState] = OrderedDict()
         self._evicted: OrderedDict[str, None] = OrderedDict()  # sessions released by the limit (not closed)
+        self.shared_cache = shared_cache  # the engine's pool: sessions reuse each other's KV caches
         self._lock = threading.Lock()
         self.max_sessions = max_sessions
         self.max_cached = max_cached
@@ -206,11 +212,12 @@ class Sessions:
     def get(self, request: Any, default_model: str | None = None) -> SessionState:
         key = self.key(request)
         if key is None:
-            return SessionState(model=default_model)
+            return SessionState(model=default_model, cache=PromptCacheState(shared=self.shared_cache))
         with self._lock:
             state = self._states.get(key)
             if state is None:
-                state = self._states[key] = SessionState(model=default_model)
+                cache = PromptCacheState(shared=self.shared_cache)
+                state = self._states[key] = SessionState(model=default_model, cache=cache)
                 state.evicted = self._evicted.pop(key, "") is None
             self._states.move_to_end(key)
             while len(self._states) > self.max_sessions:

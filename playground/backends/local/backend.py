@@ -9,7 +9,7 @@ from typing import Any
 from ...events import GenerationEvent
 from ...prepare import PreparedChat
 from ..spec import BackendSpec
-from .prompt_cache import PromptCacheState
+from .prompt_cache import PromptCache
 
 
 class LocalBackend:
@@ -24,7 +24,7 @@ class LocalBackend:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
+        cache: PromptCache | None = None,
     ) -> Iterator[GenerationEvent]:
         return self.scheduler.submit(prepared, cancel=cancel, cache=cache)
 

@@ -32,7 +32,7 @@ from ...events import GenerationEvent, TokenInfo
 from ...prepare import PreparedChat
 from ...settings import make_logits_processors, make_sampler, new_seed
 from .mlx_runtime import track_worker
-from .prompt_cache import PromptCacheState
+from .prompt_cache import PromptCache
 from .units import BatchUnit, SoloUnit, Ticket, TokenInfoMaker, batchable, detokenizer
 from .vision import VisionUnit
 
@@ -99,7 +99,7 @@ class Scheduler:
         prepared: PreparedChat,
         *,
         cancel: threading.Event | None = None,
-        cache: PromptCacheState | None = None,
+        cache: PromptCache | None = None,
     ) -> Iterator[GenerationEvent]:
         """Generate a reply for ``prepared``; iterate to get its events. Closing the iterator early, or
         setting ``cancel``, stops it at the next step (its KV cache is kept for the next turn)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from ...events import GenerationEvent, TokenAlternative, TokenInfo
 from ...prepare import PreparedChat
-from .prompt_cache import PromptCacheState
+from .prompt_cache import PromptCache
 
 DEFAULT_PREFILL_STEP = 512
 
@@ -33,7 +33,7 @@ class Ticket:
 
     prepared: PreparedChat
     cancel: threading.Event
-    cache: PromptCacheState | None
+    cache: PromptCache | None
     out: queue.Queue = field(default_factory=queue.Queue)
     seed: int = 0
     admitted: float | None = None
