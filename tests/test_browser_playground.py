@@ -84,6 +84,11 @@ def test_at_1400x900_the_slider_the_conversation_the_box_and_the_prompt_are_on_o
     assert chat["height"] >= 300 and box_["y"] > chat["y"] + chat["height"] - 1
     header = page.locator("#model-header").bounding_box()
     assert header["height"] <= 60 and header["y"] < 40  # the model header is one line
+    clipped = page.evaluate(  # the sidebar scrolls as a whole: no section of it is squeezed
+        """() => [...document.querySelectorAll('#settings-sidebar > *')]
+        .filter(el => el.scrollHeight > el.clientHeight + 2).map(el => el.id || el.className)"""
+    )
+    assert not clipped, clipped
     summary = page.locator("#model-summary").inner_text()
     assert all(word in summary for word in ("demo-model", "chatml", "template", "stops on", "local")), summary
 

@@ -630,6 +630,7 @@ CSS = """
 #settings-sidebar .pg-slider [data-testid="block-info"] { margin-bottom: 0; }
 #settings-sidebar { position: sticky; top: 4px; align-self: flex-start; max-height: calc(100vh - 16px);
   overflow-y: auto; flex-wrap: nowrap; }
+#settings-sidebar > * { flex-shrink: 0; }
 #settings-sidebar .pg-slider-row { gap: 2px; flex-wrap: nowrap; align-items: flex-end; }
 #settings-sidebar .pg-slider .wrap .head label > span:nth-child(2) { font-size: 11px; }
 .pg-reset { max-width: 32px; }
