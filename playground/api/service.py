@@ -59,6 +59,11 @@ class ApiService:
 
     # ------------------------------------------------------------------ access
 
+    @property
+    def token_required(self) -> bool:
+        """Whether clients must send ``Authorization: Bearer TOKEN`` (the token itself is never handed out)."""
+        return self._token is not None
+
     def check_token(self, authorization: str | None) -> None:
         """Raises a 401 unless the request carries ``Authorization: Bearer TOKEN`` (when a token is set)."""
         if self._token is None:

@@ -31,17 +31,21 @@ from .layout import (
     LabTab,
     NotebookTab,
     Page,
+    RequestsTab,
     Sidebar,
     build_chat,
     build_compare,
     build_header,
     build_lab,
     build_notebook,
+    build_requests,
     build_sidebar,
     sliders,
 )
 from .notebook import NotebookHandlers
 from .panel import PanelHandlers
+from .requests import COLUMNS as REQUEST_COLUMNS
+from .requests import LISTED, REFRESH_S, TAB_LABEL, RequestsHandlers
 from .saved import SAVED_FIELDS, SavedHandlers
 from .wiring import Wiring
 
@@ -65,12 +69,22 @@ LOAD = ("model", "summary", "status", "template", *(o.name for o in sliders()), 
 I18N = gr.I18n(en={"common.complete": "done"})
 #: Tabs that use the settings sidebar (the others get the whole width).
 SIDEBAR_LABELS = ("Chat", "Notebook (raw text)")
+#: What Open in Chat writes: the conversation's views, every setting of the sidebar, the model, the tab shown.
+OPEN = (*CONVERSATION, *SAVED_FIELDS, "wire_eos", *CONSTRAINT, "model", "notebook_input", "tabs", "sidebar",
+        "requests_timer", "requests_message")  # fmt: skip
 
 
 class PlaygroundApp:
     """The UI's server side: the shared core and each tab's handlers."""
 
-    def __init__(self, engine: Engine | None = None, default_model: str = DEMO_MODEL_ALIAS):
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        default_model: str = DEMO_MODEL_ALIAS,
+        *,
+        api: Any = None,
+        api_url: str | None = None,
+    ):
         self.core = Core(engine, default_model)
         self.panel = PanelHandlers(self.core)
         self.chat = ChatHandlers(self.core)
@@ -78,6 +92,8 @@ class PlaygroundApp:
         self.notebook = NotebookHandlers(self.core)
         self.lab = LabHandlers(self.core)
         self.saved = SavedHandlers(self.core)
+        #: The API's requests (``api``: the ApiService serving ``api_url`` beside the page; None: no API).
+        self.requests = RequestsHandlers(self.core, api, api_url)
 
     @property
     def engine(self) -> Engine:
@@ -102,6 +118,7 @@ class Parts:
     compare: CompareTab
     notebook: NotebookTab
     lab: LabTab
+    requests: RequestsTab
     tabs: gr.Tabs
 
 
@@ -126,7 +143,10 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
                     notebook = build_notebook(page)
                 with gr.Tab("Template lab", id="lab"):
                     lab = build_lab(page)
-        parts = Parts(header, sidebar, chat, compare, notebook, lab, tabs)
+                with gr.Tab(TAB_LABEL, id="requests", elem_id="requests-log"):
+                    requests = build_requests(page, app.requests.intro(), REQUEST_COLUMNS, REFRESH_S)
+        page.add("tabs", tabs)
+        parts = Parts(header, sidebar, chat, compare, notebook, lab, requests, tabs)
         wire = Wiring(page, generation_concurrency)
         _wire_panel(app, wire, parts, demo)
         _wire_chat(app, wire, parts)
@@ -134,6 +154,7 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
         _wire_compare(app, wire, parts)
         _wire_notebook(app, wire, parts)
         _wire_lab(app, wire, parts)
+        _wire_requests(app, wire, parts)
         wire.on(tabs.select, _sidebar_for, outputs=("sidebar",))
         demo.unload(app.release)
     demo.page = page  # for tests: the components by name
@@ -277,6 +298,21 @@ def _wire_lab(app: PlaygroundApp, wire: Wiring, parts: Parts) -> None:
             api_name="lab_use", api_visibility="public")  # fmt: skip
 
 
+def _wire_requests(app: PlaygroundApp, wire: Wiring, parts: Parts) -> None:
+    """The Requests tab: the timer's look at the log (one number in and out, not queued behind the model's events),
+    the refresh when the log changed, the tab's opening and closing (which start and stop the timer), a click on a
+    row, Show the newest, and Open in Chat."""
+    tab, page = parts.requests, wire.page
+    looks = {"selected": page["requests_selected"], "shown": page["requests_shown"]}
+    wire.on(tab.timer.tick, app.requests.poll, {"version": page["requests_version"]}, ("requests_version",),
+            queue=False)  # fmt: skip
+    wire.on(page["requests_version"].change, app.requests.refresh, looks, LISTED)
+    wire.on(parts.tabs.select, app.requests.tab_selected, looks, ("requests_timer", *LISTED))
+    wire.on(tab.table.select, app.requests.select, looks, ("requests_selected", *LISTED))
+    wire.on(tab.newest.click, app.requests.follow, looks, ("requests_selected", *LISTED))
+    wire.on(tab.open.click, app.requests.open_in_chat, {"shown": page["requests_shown"]}, OPEN)
+
+
 def serve(
     *,
     engine: Engine | None = None,
@@ -297,7 +333,8 @@ def serve(
     quiet = launch.pop("quiet", False)
     if launch:
         raise TypeError(f"serve() got unexpected options: {', '.join(sorted(launch))}")
-    app = PlaygroundApp(engine or Engine(), default_model=model)
+    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/v1" if api is not None else None
+    app = PlaygroundApp(engine or Engine(), default_model=model, api=api, api_url=api_url)
     app.core.exposed = share or host not in ("127.0.0.1", "localhost", "::1")
     demo = build_blocks(app, generation_concurrency=concurrency)
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)

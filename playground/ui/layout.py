@@ -579,3 +579,53 @@ def build_lab(page: Page) -> LabTab:
         page.add("lab_tokens", gr.HTML(elem_id="lab-tokens"))
     inputs = {"source": template, "sample": sample, "tools": tools, "template_kwargs": kwargs}
     return LabTab(load, use, inputs)
+
+
+# ---------------------------------------------------------------------------------------------- requests (API)
+
+
+@dataclass
+class RequestsTab:
+    timer: gr.Timer
+    table: gr.Dataframe
+    newest: gr.Button
+    open: gr.Button
+
+
+def build_requests(page: Page, intro: str, columns: tuple[str, ...], refresh_s: float) -> RequestsTab:
+    """The API's requests: the live list (a timer, active while the tab is open), then the request shown (the
+    newest until another is clicked): its facts and first difference, its exact prompt, its parsed reply, token
+    view and request JSON, and Open in Chat."""
+    page.add("requests_notice", gr.Markdown(intro, elem_id="requests-notice"))
+    timer = page.add("requests_timer", gr.Timer(refresh_s, active=False))
+    # The log's version this page shows: a hidden box (its change event runs after any event, queued or not).
+    page.add("requests_version", gr.Number(-1, show_label=False, container=False, elem_classes=["pg-hidden"]))
+    for name, value in (("requests_selected", ""), ("requests_shown", None)):
+        page.add(name, gr.State(value))
+    table = page.add("requests_list", gr.Dataframe(
+        value=[], headers=list(columns), datatype="str", interactive=False, elem_id="requests-list", max_height=240,
+        show_search="none", show_row_numbers=False, label="API requests (click one to see it)",
+    ))  # fmt: skip
+    with gr.Row(equal_height=True):
+        newest = page.add(
+            "requests_newest", gr.Button("Show the newest", size="sm", scale=0, elem_id="requests-newest")
+        )
+        opener = gr.Button(
+            "Open in Chat", variant="primary", size="sm", scale=0, interactive=False, elem_id="requests-open"
+        )
+        page.add("requests_open", opener)
+        page.add("requests_message", gr.HTML("", elem_id="requests-message", padding=False))
+    page.add("requests_summary", gr.HTML("", elem_id="requests-summary"))
+    with gr.Row(elem_id="requests-panes"):
+        with gr.Column(scale=5, min_width=420):
+            page.add("requests_prompt", gr.HTML(elem_id="requests-prompt"))
+        with gr.Column(scale=4, min_width=360):
+            page.add("requests_reply", gr.Chatbot(
+                label="Reply (parsed: thinking, answer, tool calls)", elem_id="requests-reply", height=300,
+                elem_classes=["pg-chat"], group_consecutive_messages=False, placeholder="The reply shown.",
+            ))  # fmt: skip
+            with gr.Accordion("Token probabilities", open=True, elem_classes=["pg-overflow-visible"]):
+                page.add("requests_tokens", gr.HTML(elem_id="requests-tokens"))
+            with gr.Accordion("Request JSON (as received; secrets masked)", open=True):
+                page.add("requests_json", gr.Code(language="json", elem_id="requests-json", max_lines=30))
+    return RequestsTab(timer, table, newest, opener)

@@ -617,6 +617,11 @@ CSS = """
 .pg-verbatim { white-space: pre-wrap; word-break: break-word; font-family: inherit; margin: 0; padding: 0;
   background: none; border: none; font-size: inherit; }
 .pg-stale { opacity: 0.55; }
+.pg-hidden { display: none !important; }
+#requests-list .cell-selected { box-shadow: none !important; outline: none !important; }
+#requests-list .cell-selected::after, #requests-list .selection-button { display: none !important; }
+#requests-list .body-cell { cursor: pointer; }
+.pg-difference pre { margin: 2px 0 6px; }
 .pg-invalid textarea, .pg-invalid input { border-color: #dc2626 !important; box-shadow: 0 0 0 1px #dc2626; }
 .pg-title { font-weight: 700; font-size: 15px; white-space: nowrap; padding: 0 4px; }
 #model-header { align-items: center; gap: 8px; margin-bottom: -8px; }
