@@ -281,6 +281,20 @@ def test_a_reply_with_thinking_opens_with_its_reasoning_and_the_thinking_setting
         assert opened["chat"][-2]["metadata"]["title"] == "Thinking"
 
 
+def test_a_request_for_another_loaded_model_switches_the_chat_to_it(engine, tmp_path):
+    from toy_qwen3 import build_scripted_qwen3
+
+    thinker = str(build_scripted_qwen3(tmp_path / "thinker", THINKER))
+    with served(engine, thinker) as (sdk, service, app):  # the page's model: the thinker; demo-model is loaded too
+        sdk.chat.completions.create(model="demo-model", messages=HELLO, **GREEDY)
+        record = service.log.records()[0]
+        r = req()
+        opened = app.requests.open_in_chat(r, look(app)["requests_shown"])
+        assert opened["model"]["value"] == str(record.prepared.loaded.path) == app.core.session(r).model
+        prepared, _ = rerun(app, r, opened)
+        assert prepared.text == record.prepared.text and prepared.loaded.path == record.prepared.loaded.path
+
+
 def test_a_completion_opens_in_the_notebook(tab):
     sdk, service, app = tab
     prompt = "<|im_start|>user\nWhat is 4 + 5?<|im_end|>\n<|im_start|>assistant\n"
