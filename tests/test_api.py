@@ -285,6 +285,7 @@ def _wait_finished(service: ApiService, timeout: float = 30.0):
     raise AssertionError("the request never finished")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_client_that_disconnects_stops_its_generation(endless, api_engine, stream):
     url, service = endless
@@ -446,6 +447,7 @@ BOUNDED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
 def test_tool_choice_forces_a_call_the_model_would_not_make(api, api_engine, choice):
     """The demo model knows no tools; rendered with Qwen3's template (chosen in the page), a required call is

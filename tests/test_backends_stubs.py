@@ -448,6 +448,7 @@ def test_a_refused_api_key_is_never_shown(generic):
     assert "--api-key" in info.value.hint
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_one_error():
     url = f"http://127.0.0.1:{free_port()}/v1"
     engine = engine_for("openai", url)
@@ -488,6 +489,7 @@ def cli(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_cli_unreachable_server_is_error_and_hint(capsys):
     code, out, err = cli(capsys, "--backend", "openai", "--base-url", f"http://127.0.0.1:{free_port()}/v1")
     lines = err.strip().splitlines()

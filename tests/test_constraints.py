@@ -74,6 +74,7 @@ def parses_valid(text, schema=PERSON):
 # ---------------------------------------------------------------------------------------------- the evidence
 
 
+@pytest.mark.slow
 def test_every_sampled_reply_is_json_valid_against_the_schema_and_the_free_ones_are_not(engine, demo):
     constrained = [
         engine.generate(engine.prepare(demo, request(constraint=schema_constraint(), seed=s))) for s in SEEDS
@@ -85,6 +86,7 @@ def test_every_sampled_reply_is_json_valid_against_the_schema_and_the_free_ones_
     assert len({r.text for r in constrained}) > 5  # sampled at temperature 1.0, not one forced string
 
 
+@pytest.mark.slow
 def test_every_sampled_reply_matches_the_regex_and_the_free_ones_do_not(engine, demo):
     constraint = Constraint("regex", GREETING)
     constrained = [engine.generate(engine.prepare(demo, request(constraint=constraint, seed=s))).text for s in SEEDS]
@@ -93,6 +95,7 @@ def test_every_sampled_reply_matches_the_regex_and_the_free_ones_do_not(engine, 
     assert not any(re.fullmatch(GREETING, text) for text in free)
 
 
+@pytest.mark.slow
 def test_any_json_object_and_a_lark_and_a_gbnf_grammar(engine, demo):
     objects = [
         engine.generate(engine.prepare(demo, request(constraint=Constraint("json_object"), seed=s))) for s in SEEDS
@@ -144,6 +147,7 @@ def test_a_constraint_that_cannot_finish_ends_on_length_with_the_partial_text_ke
 # ---------------------------------------------------------------------------------------------- batching
 
 
+@pytest.mark.slow
 def test_a_constrained_request_in_a_batch_equals_itself_alone_and_so_does_its_free_neighbour(engine, demo):
     constrained = engine.prepare(demo, request(constraint=schema_constraint(), temperature=0))
     free = engine.prepare(demo, request("What is 4 + 5?", temperature=0))
@@ -154,6 +158,7 @@ def test_a_constrained_request_in_a_batch_equals_itself_alone_and_so_does_its_fr
     assert parses_valid(together[0][0]) and together[1][0] == "4 + 5 = 9."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("joins_at", [1, 8])
 def test_a_constrained_reply_moved_into_a_batch_goes_on_as_if_alone(engine, demo, joins_at):
     """Moving from generate_step into the batch replays the step it threw away: the constraint must not feed
@@ -274,6 +279,7 @@ def test_the_harmony_budget_forces_the_multi_token_channel_switch(tmp_path):
 # ---------------------------------------------------------------------------------------------- continue, tools
 
 
+@pytest.mark.slow
 def test_continue_resumes_the_constraint_from_the_text_already_there(engine, demo):
     start = '{"name": "Max", "age": '
     messages = ({"role": "user", "content": "Hello!"}, {"role": "assistant", "content": start})
@@ -296,6 +302,7 @@ def test_continue_refuses_a_reply_that_does_not_fit_the_constraint(engine, demo)
     "template, tool_format",
     [("qwen3", "hermes"), ("llama3.1", "llama3"), ("mistral-v0.3", "mistral")],
 )
+@pytest.mark.slow
 def test_require_a_tool_call_gives_a_parsed_call_with_valid_arguments(engine, demo, template, tool_format):
     base = request("What is the weather in Paris?", constraint=Constraint("tool_call"), tools=(WEATHER_TOOL,))
     for seed in range(5):
@@ -383,6 +390,7 @@ def test_a_tokenizer_llguidance_cannot_read_is_refused_by_name(engine, qwen3):
 # ---------------------------------------------------------------------------------------------- the page's token view
 
 
+@pytest.mark.slow
 def test_the_token_view_marks_forced_tokens_and_says_what_the_model_wanted(engine, demo):
     from playground.ui.views import token_probs_html
 

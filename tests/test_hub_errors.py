@@ -80,6 +80,7 @@ def test_a_model_served_elsewhere_downloads_no_weights(monkeypatch, hf_cache):
     assert "*.safetensors" in seen["patterns"]
 
 
+@pytest.mark.slow
 def test_a_download_does_not_hold_up_running_replies(monkeypatch, hf_cache, tmp_path):
     """Downloading a new model happens on the caller's thread: replies keep streaming meanwhile."""
     import shutil

@@ -141,6 +141,7 @@ def test_requests_reuse_the_pool_directly_and_identical_prompts_feed_one_token(e
     assert finals[2].reused_tokens == finals[2].prompt_tokens - 1  # the whole prompt was cached: one token is fed
 
 
+@pytest.mark.slow
 def test_the_pool_is_bounded_in_bytes_and_zero_turns_it_off(engine, demo):
     from playground.backends.local.prompt_cache import SharedPromptCache
 

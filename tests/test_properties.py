@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def test_validating_random_json(data):
     assert all(isinstance(m["content"], str) for m in result)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     name=text,

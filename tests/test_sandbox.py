@@ -57,6 +57,7 @@ def test_escape_attempts_are_blocked_without_side_effects(tmp_path, payload):
     assert text.startswith("template blocked at line 1: ") and info.value.hint
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("template", "which"), RUNAWAYS)
 def test_runaway_templates_stop_with_a_clear_error(template, which):
     started = time.monotonic()
@@ -72,6 +73,7 @@ def test_messages_are_not_mutated_by_a_template():
     assert messages == [{"role": "user", "content": "hi"}]
 
 
+@pytest.mark.slow
 def test_the_engine_keeps_working_after_a_runaway():
     with pytest.raises(TemplateLimitError):
         render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", MESSAGES)

@@ -102,6 +102,7 @@ def test_a_cancelled_request_leaves_the_others_untouched(engine, demo):
     assert together[1][0] == alone and together[1][1].finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_a_session_joining_a_running_batch_gets_its_own_reply(engine, demo):
     first = engine.prepare(demo, prepared_for(engine, demo, PROMPTS[0], max_tokens=80).request.replace(wire_eos=False))
     second = prepared_for(engine, demo, PROMPTS[1])
@@ -111,6 +112,7 @@ def test_a_session_joining_a_running_batch_gets_its_own_reply(engine, demo):
     assert joined.text == second_alone and joined.final.batch_size == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("joins_at", [1, 10])
 def test_a_sampled_reply_moved_into_a_batch_goes_on_as_if_alone(engine, demo, joins_at):
     """A lone request decodes on generate_step, which has already fed its last token and drawn the next one

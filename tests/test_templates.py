@@ -96,6 +96,7 @@ def test_compiled_templates_are_cached():
         ("{{ 'x' * 100000000 }}", TemplateLimitError, "limit"),
     ],
 )
+@pytest.mark.slow
 def test_template_errors_are_clear(template, error, pattern):
     with pytest.raises(error, match=pattern) as info:
         render(template, [{"role": "user", "content": "hi"}])

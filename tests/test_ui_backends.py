@@ -102,6 +102,7 @@ def test_test_connection_shows_what_the_server_reports(app, mlx):
     ],
     ids=["unreachable", "401", "unknown-model"],
 )
+@pytest.mark.slow
 def test_test_connection_problems_are_one_inline_message_without_the_key(app, routes, overrides, expected):
     if routes is None:
         url = f"http://127.0.0.1:{free_port()}/v1"
@@ -113,6 +114,7 @@ def test_test_connection_problems_are_one_inline_message_without_the_key(app, ro
     assert shown.count("pg-error") == 1
 
 
+@pytest.mark.slow
 def test_test_connection_needs_a_url_and_never_shows_credentials_in_it(app):
     shown = app.panel.test_connection(req(), **values(backend="openai", base_url=""))["backend_report"]
     assert "needs a server URL" in shown
@@ -136,6 +138,7 @@ def test_the_prompt_panel_says_where_tokens_come_from_and_what_the_server_gets(a
     assert "sent exactly as shown" in quiet and "token probabilities" not in quiet
 
 
+@pytest.mark.slow
 def test_the_prompt_panel_names_the_bos_the_server_adds_and_the_think_text_it_removes(engine, tmp_path):
     bos, think = bos_model(tmp_path), think_model(tmp_path)
     app = PlaygroundApp(engine, default_model=str(bos))
@@ -151,6 +154,7 @@ def test_the_prompt_panel_names_the_bos_the_server_adds_and_the_think_text_it_re
         assert "mlx_lm.server removes the text between &lt;think&gt; and &lt;/think&gt;" in shown
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_one_note_and_is_not_asked_at_every_keystroke(app):
     url = f"http://127.0.0.1:{free_port()}/v1"
     r = req()

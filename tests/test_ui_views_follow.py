@@ -47,6 +47,7 @@ def test_defect1_a_reply_cut_by_the_server_is_kept_and_called_partial_with_its_t
     assert conversation(app, r)[-1] == {"role": "assistant", "content": "Hi there"}
 
 
+@pytest.mark.slow
 def test_defect2_a_failed_request_gives_the_message_back_and_leaves_no_unanswered_turn(app):
     r = req()
     unreachable = values("What is 4 + 5?", backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1")

@@ -111,6 +111,7 @@ def test_an_image_on_a_server_backend_is_refused_before_sending(app, toy_vision)
     assert "images need the local backend" in accepted["chat_error"] and "message" not in accepted
 
 
+@pytest.mark.slow
 def test_without_mlx_vlm_the_page_says_which_command_installs_it(toy_vision, monkeypatch):
     from playground.vision import runtime
 
