@@ -48,6 +48,18 @@ class ChatSetup:
     wire_eos: bool = True
     source: str = "default"  # "default", or who set it ("the page")
 
+    def changes(self) -> tuple[str, ...]:
+        """What this setup renders differently from the model's default (its own template or detected preset)."""
+        default = ChatSetup()
+        shown = []
+        if (self.template, self.custom_template) != (default.template, default.custom_template):
+            shown.append(f"template {self.template!r}")
+        if self.system_strategy != default.system_strategy:
+            shown.append(f"system prompt {self.system_strategy!r}")
+        if self.wire_eos != default.wire_eos:
+            shown.append("EOS wiring " + ("on" if self.wire_eos else "off"))
+        return tuple(shown)
+
     def apply(self, request: ChatRequest) -> ChatRequest:
         """``request`` rendered this way."""
         return request.replace(

@@ -54,6 +54,9 @@ def test_api_requests_render_with_the_template_chosen_in_the_page(page_and_api):
     assert record.prepared.template.name == "llama2"
     assert "rendered as chosen in the page: template 'llama2'" in record.notes
     page.predict(message={"text": "Hello!", "files": []}, template="auto", api_name="/prompt_preview")
+    sdk.chat.completions.create(model="demo-model", messages=messages, max_tokens=2)
+    record = service.log.records()[0]  # the page is back on the model's own rendering: nothing to note
+    assert record.prepared.text.startswith("<|im_start|>user") and not record.notes
 
 
 def test_a_chat_session_and_api_requests_share_the_kv_cache(page_and_api):

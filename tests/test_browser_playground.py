@@ -386,3 +386,15 @@ def test_a_new_user_walks_the_page(browser, app_server, toy_qwen3):  # noqa: F81
     snap(page, "walk-import-then-send")
     assert bot_text(page).strip()
     close_page(page)
+
+
+def test_an_idle_page_sends_nothing(page):
+    """An open page that nobody touches asks the server nothing (Gradio once kept firing the sliders' change
+    events, about 15 a second, each preparing the prompt again)."""
+    page.wait_for_timeout(3000)  # the page's load and what follows it
+    events = []
+    page.on("request", lambda r: events.append(r.url) if r.method == "POST" and "queue/join" in r.url else None)
+    page.wait_for_timeout(5000)
+    assert events == []
+    slide(page, "temperature", 0.55)  # an edit still updates what the page shows
+    expect(page.locator("#settings-line")).to_contain_text("temperature 0.55")

@@ -11,24 +11,17 @@ import time
 import pytest
 from conftest import launch_app
 from gradio_client import Client
+from test_ui_api import call, message, text_of
 
 from playground.engine import Engine
+from playground.ui.app import STREAM
 
 pytestmark = pytest.mark.slow
 
 
-def message(text):
-    return {"text": text, "files": []}
-
-
-def text_of(item):
-    content = item["content"]
-    return content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
-
-
 def wait_until_generating(job, timeout=60):
     deadline = time.time() + timeout
-    while not any("generating" in str(update[1]) for update in job.outputs()):
+    while not any("generating" in str(dict(zip(STREAM, update))["stats"]) for update in job.outputs()):
         assert time.time() < deadline and not job.done(), "the reply never started"
         time.sleep(0.02)
 
@@ -44,9 +37,10 @@ def test_parallel_sessions_each_see_only_their_own_conversation(server):
             start.wait()
             finals = []
             for text in (f"My name is {name}.", "What is my name?"):
-                sent = client.predict(message=message(text), temperature="0", max_tokens="30", api_name="/send")
-                assert sent[2] == "", sent[2]  # never refused: another session being busy is not this one's
-                finals.append(client.predict(api_name="/stream"))
+                sent = call(client, "/send", message=message(text), temperature="0", max_tokens="30")
+                # never refused: another session being busy is not this one's
+                assert sent["chat_error"] == "", sent["chat_error"]
+                finals.append(call(client, "/stream"))
             results[name] = (finals, json.loads(client.predict(api_name="/export")))
         except Exception as exc:  # reported below
             errors.append(f"{name}: {exc!r}")
@@ -61,11 +55,11 @@ def test_parallel_sessions_each_see_only_their_own_conversation(server):
     for name, (finals, exported) in results.items():
         assert [m["role"] for m in exported] == ["user", "assistant", "user", "assistant"], exported
         assert [m["content"] for m in exported if m["role"] == "user"] == [f"My name is {name}.", "What is my name?"]
-        shown = [text_of(item) for item in finals[-1][0]]
+        shown = [text_of(item) for item in finals[-1]["chat"]]
         assert len(shown) == 4 and shown[0] == f"My name is {name}."
         everything = json.dumps(exported) + json.dumps(shown)
         assert not [other for other in names if other != name and f"My name is {other}" in everything]
-        assert finals[-1][1].startswith("**stop**")
+        assert finals[-1]["stats"].startswith("**stop**")
 
 
 def test_the_queue_limit_refuses_extra_requests_and_the_refused_sessions_recover():
@@ -73,13 +67,13 @@ def test_the_queue_limit_refuses_extra_requests_and_the_refused_sessions_recover
     try:
         clients = [Client(url, verbose=False) for _ in range(4)]
         for client in clients:
-            sent = client.predict(message=message("Hello!"), wire_eos=False, max_tokens="450", api_name="/send")
-            assert sent[2] == ""
+            sent = call(client, "/send", message=message("Hello!"), wire_eos=False, max_tokens="450")
+            assert sent["chat_error"] == ""
         jobs = [client.submit(api_name="/stream") for client in clients]
         outcomes = []
         for job in jobs:
             try:
-                outcomes.append(job.result(timeout=120)[1])
+                outcomes.append(dict(zip(STREAM, job.result(timeout=120)))["stats"])
             except Exception as exc:
                 outcomes.append(f"refused: {exc}")
         assert any(o.startswith("**length**") for o in outcomes), outcomes
@@ -87,10 +81,10 @@ def test_the_queue_limit_refuses_extra_requests_and_the_refused_sessions_recover
         assert refused and all("queue is full" in o.lower() for o in outcomes if o.startswith("refused")), outcomes
         # A refused session's request was accepted but never streamed: Stop releases it, then it works again.
         client = refused[0]
-        assert "still being generated" in client.predict(message=message("Hi"), api_name="/send")[2]
+        assert "still being generated" in call(client, "/send", message=message("Hi"))["chat_error"]
         assert client.predict(api_name="/stop") == "**cancelled** before it started · 0 tokens"
-        assert client.predict(message=message("Hi"), max_tokens="20", api_name="/send")[2] == ""
-        assert client.predict(api_name="/stream")[1].startswith("**")
+        assert call(client, "/send", message=message("Hi"), max_tokens="20")["chat_error"] == ""
+        assert call(client, "/stream")["stats"].startswith("**")
     finally:
         blocks.close()
 
@@ -100,22 +94,22 @@ def test_loading_a_model_mid_generation_does_not_break_the_running_reply(toy_qwe
     try:
         settings = dict(temperature="0", max_tokens="2500", logprobs=False)
         a, b = Client(url, verbose=False), Client(url, verbose=False)
-        a.predict(message=message("Hello!"), api_name="/send", **settings)
-        reference = a.predict(api_name="/stream")
-        assert reference[1].startswith("**length** · 2500 tokens")
+        call(a, "/send", message=message("Hello!"), **settings)
+        reference = call(a, "/stream")
+        assert reference["stats"].startswith("**length** · 2500 tokens")
         a.predict(api_name="/clear")
-        a.predict(message=message("Hello!"), api_name="/send", **settings)
+        call(a, "/send", message=message("Hello!"), **settings)
         job = a.submit(api_name="/stream")
         wait_until_generating(job)
-        loaded = b.predict(model=str(toy_llama3), api_name="/load_model")  # evicts the model A is using
-        assert loaded[-1] == "" and "toy-llama3" in loaded[1]
+        loaded = call(b, "/load_model", model=str(toy_llama3))  # evicts the model A is using
+        assert loaded["model_error"] == "" and "toy-llama3" in loaded["summary"]
         assert not job.done()  # the load happened while A's reply was running
-        final = job.result(timeout=120)
-        assert final[1].startswith("**length** · 2500 tokens") and final[-1] == ""
-        assert text_of(final[0][-1]) == text_of(reference[0][-1])
+        final = dict(zip(STREAM, job.result(timeout=120)))
+        assert final["stats"].startswith("**length** · 2500 tokens") and final["chat_error"] == ""
+        assert text_of(final["chat"][-1]) == text_of(reference["chat"][-1])
         # Each session keeps its own model: B's next reply comes from the model it loaded.
-        b.predict(message=message("Hello!"), max_tokens="5", api_name="/send")
-        assert b.predict(api_name="/stream")[1].startswith("**")
-        assert "toy-qwen3" in a.predict(model=str(toy_qwen3), api_name="/load_model")[1]
+        call(b, "/send", message=message("Hello!"), max_tokens="5")
+        assert call(b, "/stream")["stats"].startswith("**")
+        assert "toy-qwen3" in call(a, "/load_model", model=str(toy_qwen3))["summary"]
     finally:
         blocks.close()

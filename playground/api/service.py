@@ -157,8 +157,8 @@ class ApiService:
         setup = self.engine.chat_setup(loaded)
         request = setup.apply(call.request)
         notes = call.notes
-        if setup.source != "default" and call.request.raw_prompt is None:
-            notes = (*notes, f"rendered as chosen in {setup.source}: template {setup.template!r}")
+        if setup.changes() and call.request.raw_prompt is None:
+            notes = (*notes, f"rendered as chosen in {setup.source}: {', '.join(setup.changes())}")
         try:
             if request.raw_prompt is None:
                 request = _shaped(loaded, request)

@@ -64,6 +64,8 @@ CONVERSATION = ("chat", "chat_error", "prompt", "stats", "tokens", "branch_row",
 #: What Load (and the page's first load) writes.
 LOAD = ("model", "summary", "status", "template", *(o.name for o in sliders()), "enable_thinking",
         "reasoning_effort", "model_error", "settings_line")  # fmt: skip
+#: What the model panel's description writes.
+DESCRIBED = ("summary", "status", "enable_thinking", "reasoning_effort", "settings_line", *MARKED_FIELDS)
 #: Words Gradio's page announces without a translation of its own (its status tracker says "common.complete"
 #: when a step that shows progress ends).
 I18N = gr.I18n(en={"common.complete": "done"})
@@ -164,9 +166,26 @@ def build_blocks(app: PlaygroundApp, *, generation_concurrency: int = 8) -> gr.B
 def _refresh(app: PlaygroundApp, wire: Wiring, event: Any) -> None:
     """After the model or the template changes: the prompt preview, the lab's and Compare's choices."""
     wire.then(event, app.chat.preview, CHAT, ("prompt",))
+    wire.then(event, app.chat.snippet, CHAT, ("snippet",))
     wire.then(event, app.lab.choices, None, ("lab_from",))
     templates = tuple(f"template_{i}" for i in range(1, COLUMNS + 1))
     wire.then(event, app.compare.choices, templates, templates)
+
+
+def _slider_edits(page: Any, names: Any) -> list[Any]:
+    """The sliders' edits: their ``input`` events (a user's drag or typed number), not ``change``. With several
+    ``always_last`` events on one slider's ``change``, Gradio 6's page fires that ``change`` again and again by itself
+    (about 15 events a second on an idle page); the steps that write a slider themselves follow up with what an edit
+    runs (:func:`_follow_settings`, and Load's refresh)."""
+    return [page[name].input for name in names]
+
+
+def _follow_settings(app: PlaygroundApp, wire: Wiring, event: Any) -> None:
+    """After a step that writes settings itself (a reset, saved settings, Open in Chat): the model panel, the prompt
+    and the copy-as-code script describe them (the sliders' own events are their users', see _slider_edits)."""
+    wire.then(event, app.panel.describe, (*CHAT, "model"), DESCRIBED)
+    wire.then(event, app.chat.preview, CHAT, ("prompt",))
+    wire.then(event, app.chat.snippet, CHAT, ("snippet",))
 
 
 def _wire_panel(app: PlaygroundApp, wire: Wiring, parts: Parts, demo: gr.Blocks) -> None:
@@ -180,20 +199,14 @@ def _wire_panel(app: PlaygroundApp, wire: Wiring, parts: Parts, demo: gr.Blocks)
                      api_visibility="public", **{**wire.heavy, **loading})  # fmt: skip
     _refresh(app, wire, loaded)
     describe_triggers = [
-        page[name].change
-        for name in ("model", "wire_eos", "backend", "base_url", "served_model", "template", "enable_thinking",
-                     "reasoning_effort", "template_kwargs", "tools", "seed", "stop", "thinking_budget", *CONSTRAINT,
-                     *sliders)
+        *(page[name].change
+          for name in ("model", "wire_eos", "backend", "base_url", "served_model", "template", "enable_thinking",
+                       "reasoning_effort", "template_kwargs", "tools", "seed", "stop", "thinking_budget", *CONSTRAINT)),
+        *_slider_edits(page, sliders),
     ]  # fmt: skip
-    wire.on(
-        describe_triggers,
-        app.panel.describe,
-        (*CHAT, "model"),
-        ("summary", "status", "enable_thinking", "reasoning_effort", "settings_line", *MARKED_FIELDS),
-        trigger_mode="always_last",
-    )
+    wire.on(describe_triggers, app.panel.describe, (*CHAT, "model"), DESCRIBED, trigger_mode="always_last")
     for name, button in parts.sidebar.resets.items():
-        wire.on(button.click, partial(app.panel.reset, name), PANEL, (name,))
+        _follow_settings(app, wire, wire.on(button.click, partial(app.panel.reset, name), PANEL, (name,)))
     tested = wire.on(header.test_connection.click, app.panel.test_connection, CHAT, ("backend_report",),
                      api_name="test_connection", api_visibility="public")  # fmt: skip
     wire.then(tested, app.chat.preview, CHAT, ("prompt",))
@@ -204,8 +217,9 @@ def _wire_chat(app: PlaygroundApp, wire: Wiring, parts: Parts) -> None:
     # The prompt panel and the copy-as-code script follow every edit, before anything is sent (registered once).
     # Server URL and key boxes count only when left (every keystroke would ask a half-typed address).
     edits = [
-        *(page[name].change for name in ("message", *TEMPLATE, "wire_eos", "backend", *parts.sidebar.sliders,
-                                          "seed", "stop", "thinking_budget", *CONSTRAINT)),
+        *(page[name].change for name in ("message", *TEMPLATE, "wire_eos", "backend", "seed", "stop",
+                                          "thinking_budget", *CONSTRAINT)),
+        *_slider_edits(page, parts.sidebar.sliders),
         page["base_url"].blur, page["base_url"].submit, page["api_key"].blur, page["served_model"].blur,
     ]  # fmt: skip
     wire.on(edits, app.chat.preview, CHAT, ("prompt",), api_name="prompt_preview", api_visibility="public",
@@ -258,7 +272,8 @@ def _wire_saved(app: PlaygroundApp, wire: Wiring, parts: Parts, demo: gr.Blocks)
     store = {"saved": page["saved_store"], "name": page["saved_choice"]}
     wire.on(page["saved_save"].click, app.saved.save, {**wire.inputs(SAVED_FIELDS), "saved": page["saved_store"],
             "name": page["saved_name"]}, ("saved_store", "saved_choice", "saved_message"))  # fmt: skip
-    wire.on(page["saved_apply"].click, app.saved.apply, store, (*SAVED_FIELDS, "saved_message"))
+    _follow_settings(app, wire, wire.on(page["saved_apply"].click, app.saved.apply, store,
+                                        (*SAVED_FIELDS, "saved_message")))  # fmt: skip
     wire.on(page["saved_delete"].click, app.saved.delete, store, ("saved_store", "saved_choice", "saved_message"))
     wire.on(page["saved_export"].click, app.saved.export, CHAT, ("saved_json", "saved_command"),
             api_name="export_settings", api_visibility="public")  # fmt: skip
@@ -310,7 +325,8 @@ def _wire_requests(app: PlaygroundApp, wire: Wiring, parts: Parts) -> None:
     wire.on(parts.tabs.select, app.requests.tab_selected, looks, ("requests_timer", *LISTED))
     wire.on(tab.table.select, app.requests.select, looks, ("requests_selected", *LISTED))
     wire.on(tab.newest.click, app.requests.follow, looks, ("requests_selected", *LISTED))
-    wire.on(tab.open.click, app.requests.open_in_chat, {"shown": page["requests_shown"]}, OPEN)
+    _follow_settings(app, wire, wire.on(tab.open.click, app.requests.open_in_chat, {"shown": page["requests_shown"]},
+                                        OPEN))  # fmt: skip
 
 
 def serve(

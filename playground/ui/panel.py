@@ -111,6 +111,8 @@ class PanelHandlers:
         lines += [f"⚠ {views.md_text(n)}" for n in prepared.notes()]
         where = "local" if not backend.remote else views.md_text(self.core.scrub(f"{backend.kind} {backend.base_url}"))
         line = f"{head} · {views.md_text(rendered.template_name)} template · stops on {stops} · {where}"
+        if vision:
+            line += " · images (mlx-vlm)" if loaded.vision is not None else " · text only (mlx-vlm not installed)"
         if error is not None:
             line += f" · ⚠ {_problem(error)}"
         return {"status": "\n\n".join(lines), "summary": line, "family": family, "settings": settings, "field": field}
