@@ -3,10 +3,14 @@
 ``tied_popen`` starts a server (``mlx-playground serve`` for the bench's UI figures, ``mlx_lm.server`` in the
 tests) that must not outlive the process that started it: a forgotten server keeps a core busy for good.
 
-- Linux: the child asks the kernel for a signal when its parent dies (``prctl(PR_SET_PDEATHSIG)``), set
-  between fork and exec, and exits at once if the parent is already gone by then. The signal follows the
-  thread that started the child: call ``tied_popen`` from a thread that lives as long as the child should
-  (the main thread, in the bench and in pytest fixtures).
+- Linux: the child asks the kernel for a signal when its parent dies (``prctl(PR_SET_PDEATHSIG)``) and exits at
+  once if the parent is already gone by then. It does so in a small Python step of its own that then execs the
+  command (``python -m playground.tied --exec PARENT -- CMD``), never between fork and exec in this process: a
+  ``preexec_fn`` makes ``subprocess`` fork with the fork handlers of every loaded library, and OpenBLAS's can hang
+  for good in a process that has run BLAS work (the bench did, once, after minutes of generation); without one,
+  ``subprocess`` uses vfork, which runs none. The signal follows the thread that started the child: call
+  ``tied_popen`` from a thread that lives as long as the child should (the main thread, in the bench and in
+  pytest fixtures).
 - A command that starts processes of its own (``mlx.launch`` and its ranks: ``group=True``), and every command
   where there is no parent-death signal (macOS), runs under a small watcher (``python -m playground.tied
   PARENT_PID -- CMD``): it starts the command in a process group of its own and ends that whole group when the
@@ -31,28 +35,24 @@ WATCH_INTERVAL_S = 0.5
 STOP_GRACE_S = 10.0
 
 
-def _die_with(parent: int, signum: int):
-    """The ``preexec_fn`` of a Linux child: ``signum`` when the parent dies; exit if it is already gone."""
-
-    def setup() -> None:
+def _die_with(parent: int, signum: int) -> None:
+    """Linux: this process gets ``signum`` when ``parent`` dies; it exits now if ``parent`` is already gone."""
+    if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return setup
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def tied_popen(args: Sequence[str], *, group: bool = False, **kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen(args, **kwargs)`` for a child that dies with this process. ``group``: the command starts
     processes of its own, which must end with it (they run in a process group the watcher ends)."""
-    parent = os.getpid()
+    parent = str(os.getpid())
     linux = sys.platform.startswith("linux")
-    command = list(args)
-    if group or not linux:
-        command = [sys.executable, "-m", "playground.tied", str(parent), "--", *command]
-    if linux:  # the watcher gets SIGTERM (it then ends its group); a lone child is killed outright
-        kwargs["preexec_fn"] = _die_with(parent, signal.SIGTERM if group else signal.SIGKILL)
+    if group or not linux:  # the watcher ends the group (and, on Linux, gets SIGTERM when this process dies)
+        command = [sys.executable, "-m", "playground.tied", parent, "--", *args]
+    else:  # a lone child is killed outright
+        command = [sys.executable, "-m", "playground.tied", "--exec", parent, "--", *args]
     return subprocess.Popen(command, **kwargs)
 
 
@@ -71,6 +71,7 @@ def _stop_group(child: subprocess.Popen) -> None:
 def watch(parent: int, args: Sequence[str]) -> int:
     """Run ``args`` in a process group of its own while ``parent`` lives; end the group when the parent is gone
     or when this watcher is told to stop."""
+    _die_with(parent, signal.SIGTERM)
     child = subprocess.Popen(list(args), start_new_session=True)
 
     def stop(*_: Any) -> None:
@@ -84,12 +85,24 @@ def watch(parent: int, args: Sequence[str]) -> int:
             stop()
         time.sleep(WATCH_INTERVAL_S)
     return child.returncode
+def run(parent: int, args: Sequence[str]) -> int:
+    """Become ``args`` (exec), killed by the kernel when ``parent`` dies (Linux)."""
+    _die_with(parent, signal.SIGKILL)
+    try:
+        os.execvp(args[0], list(args))
+    except OSError as exc:  # as Popen would have said it
+        print(f"cannot run {args[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m playground.tied PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
+    exec_mode = bool(argv) and argv[0] == "--exec"
+    argv = argv[1:] if exec_mode else argv
+    if len(argv) < 3 or argv[1] != "--" or not argv[0].isdigit():
+        print("usage: python -m playground.tied [--exec] PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
-    return watch(int(argv[0]), argv[2:])
+    return (run if exec_mode else watch)(int(argv[0]), argv[2:])
 
 
 if __name__ == "__main__":
