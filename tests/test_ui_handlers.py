@@ -689,3 +689,14 @@ def test_imported_tool_calls_are_shaped_for_the_chosen_template(app, template, a
     assert 'role="alert"' not in shown and "Paris" in shown
     exported = json.loads(app.chat.export_conversation(r)["conversation_json"])
     assert exported == messages  # the export keeps what was imported
+
+
+def test_building_the_page_warns_about_nothing(engine):
+    """Every handler's parameters are readable by Gradio (a reset wired as a ``partial`` warned twice per setting
+    at every start, in the user's console)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_blocks(PlaygroundApp(engine, default_model=str(DEMO_MODEL)))
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []

@@ -8,7 +8,6 @@ Handlers receive the components' values by name (``inputs_kwargs``) and build on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -180,6 +179,16 @@ def _slider_edits(page: Any, names: Any) -> list[Any]:
     return [page[name].input for name in names]
 
 
+def _reset(app: PlaygroundApp, name: str) -> Any:
+    """The reset button of setting ``name`` (a function of its own: Gradio reads a partial's parameters without
+    their annotations, so it would not know ``request`` and warns at every start)."""
+
+    def reset(request: gr.Request, **values: Any) -> dict[str, Any]:
+        return app.panel.reset(name, request, **values)
+
+    return reset
+
+
 def _follow_settings(app: PlaygroundApp, wire: Wiring, event: Any) -> None:
     """After a step that writes settings itself (a reset, saved settings, Open in Chat): the model panel, the prompt
     and the copy-as-code script describe them (the sliders' own events are their users', see _slider_edits)."""
@@ -206,7 +215,7 @@ def _wire_panel(app: PlaygroundApp, wire: Wiring, parts: Parts, demo: gr.Blocks)
     ]  # fmt: skip
     wire.on(describe_triggers, app.panel.describe, (*CHAT, "model"), DESCRIBED, trigger_mode="always_last")
     for name, button in parts.sidebar.resets.items():
-        _follow_settings(app, wire, wire.on(button.click, partial(app.panel.reset, name), PANEL, (name,)))
+        _follow_settings(app, wire, wire.on(button.click, _reset(app, name), PANEL, (name,)))
     tested = wire.on(header.test_connection.click, app.panel.test_connection, CHAT, ("backend_report",),
                      api_name="test_connection", api_visibility="public")  # fmt: skip
     wire.then(tested, app.chat.preview, CHAT, ("prompt",))
