@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_detect_families_c import QWEN3  # Qwen3's special tokens and ids
 
 from playground.cli import main
 from playground.detect import detect
@@ -49,17 +50,6 @@ HERMES3 = {
     "</tool_response>": 128015,
     "<|im_start|>": 128038,
     "<|im_end|>": 128039,
-}
-QWEN3 = {
-    "<|endoftext|>": 151643,
-    "<|im_start|>": 151644,
-    "<|im_end|>": 151645,
-    "<tool_call>": 151657,
-    "</tool_call>": 151658,
-    "<tool_response>": 151665,
-    "</tool_response>": 151666,
-    "<think>": 151667,
-    "</think>": 151668,
 }
 SMOLLM3 = {
     "<|begin_of_text|>": 128000,
