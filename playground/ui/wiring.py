@@ -76,14 +76,8 @@ class Wiring:
         **options: Any,
     ) -> Any:
         """``handler`` on ``triggers`` (one event or a list); ``options``: Gradio's (api_name, trigger_mode, ...)."""
-        options = {**LIGHT, "api_visibility": "private", **options}
-        return gr.on(
-            triggers if isinstance(triggers, list) else [triggers],
-            named(handler, outputs) if outputs else handler,
-            inputs_kwargs=self.inputs(inputs),
-            outputs=[self.page[name] for name in outputs] or None,
-            **options,
-        )
+        fn, kwargs = self._event(handler, inputs, outputs, options)
+        return gr.on(triggers if isinstance(triggers, list) else [triggers], fn, **kwargs)
 
     def then(
         self,
@@ -93,10 +87,18 @@ class Wiring:
         outputs: Sequence[str] = (),
         **options: Any,
     ) -> Any:
-        options = {**LIGHT, "api_visibility": "private", **options}
-        return event.then(
-            named(handler, outputs) if outputs else handler,
-            inputs_kwargs=self.inputs(inputs),
-            outputs=[self.page[name] for name in outputs] or None,
+        fn, kwargs = self._event(handler, inputs, outputs, options)
+        return event.then(fn, **kwargs)
+
+    def _event(
+        self, handler: Callable, inputs: Any, outputs: Sequence[str], options: dict[str, Any]
+    ) -> tuple[Callable, dict[str, Any]]:
+        """The Gradio function and keyword arguments of one event (light and private unless ``options`` say)."""
+        kwargs = {
+            **LIGHT,
+            "api_visibility": "private",
             **options,
-        )
+            "inputs_kwargs": self.inputs(inputs),
+            "outputs": [self.page[name] for name in outputs] or None,
+        }
+        return (named(handler, outputs) if outputs else handler), kwargs
