@@ -6,7 +6,7 @@ import socket
 import threading
 from typing import Any
 
-from ..errors import PlaygroundError
+from ..ports import port_unavailable
 from .routes import api_routes
 from .service import ApiService
 
@@ -27,10 +27,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError:
         sock.close()
-        raise PlaygroundError(
-            f"cannot listen on {host}:{port}: the port is in use or not available",
-            hint="stop the other server, or pick another port with --port N",
-        ) from None
+        raise port_unavailable(host, port) from None
     return sock
 
 

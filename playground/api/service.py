@@ -156,9 +156,9 @@ class ApiService:
         loaded = self.model(call.model)
         setup = self.engine.chat_setup(loaded)
         request = setup.apply(call.request)
-        notes = call.notes
-        if setup.changes() and call.request.raw_prompt is None:
-            notes = (*notes, f"rendered as chosen in {setup.source}: {', '.join(setup.changes())}")
+        notes, changes = call.notes, setup.changes()
+        if changes and call.request.raw_prompt is None:
+            notes = (*notes, f"rendered as chosen in {setup.source}: {', '.join(changes)}")
         try:
             if request.raw_prompt is None:
                 request = _shaped(loaded, request)

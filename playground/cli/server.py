@@ -8,6 +8,7 @@ import os
 import sys
 
 from ..errors import PlaygroundError
+from ..ports import port_unavailable
 from .requests import backend_spec
 
 API_TOKEN_ENV = "MLX_PLAYGROUND_API_TOKEN"
@@ -88,8 +89,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         if "port" not in str(exc).lower() and "address" not in str(exc).lower():
             raise
-        raise PlaygroundError(
-            f"cannot listen on {args.host}:{args.port}: the port is in use or not available",
-            hint="stop the other server, or pick another port with --port N",
-        ) from None
+        raise port_unavailable(args.host, args.port) from None
     return 0
