@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 import timeit
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from .families import get_family
 from .prepare import ChatRequest
 from .settings import GenerationSettings
 from .templates import render
-from .tied import tied_popen
+from .tied import tied_popen, wait_serving
 
 # Proportions of current small chat models (Qwen2.5 / Llama 3.2): grouped-query attention, a wide MLP.
 BENCH_MODEL = dict(vocab_size=32000, hidden_size=512, num_layers=8, intermediate_size=2816, num_heads=8, num_kv_heads=2)
@@ -340,16 +339,12 @@ def start_server(model: str, port: int) -> tuple[subprocess.Popen, str, float]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return proc, url, time.perf_counter() - started
-        except OSError:
-            if proc.poll() is not None or time.perf_counter() - started > 120:
-                stop_server(proc)
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.05)
+    try:
+        wait_serving(proc, url, name="mlx-playground serve", timeout_s=120, interval_s=0.05)
+    except RuntimeError:
+        stop_server(proc)
+        raise
+    return proc, url, time.perf_counter() - started
 
 
 def stop_server(proc: subprocess.Popen) -> None:

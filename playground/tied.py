@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +57,23 @@ def tied_popen(args: Sequence[str], *, group: bool = False, **kwargs: Any) -> su
     return subprocess.Popen(command, **kwargs)
 
 
+def wait_serving(process: subprocess.Popen, url: str, *, name: str, timeout_s: float, interval_s: float = 0.2) -> None:
+    """Return once ``url`` answers 200; RuntimeError if ``process`` (serving it) exits first or ``timeout_s`` pass."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # not listening yet, or not ready (an HTTP error)
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer within {timeout_s:g} s")
+        time.sleep(interval_s)
+
+
 def _stop_group(child: subprocess.Popen) -> None:
     for signum in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -85,6 +103,8 @@ def watch(parent: int, args: Sequence[str]) -> int:
             stop()
         time.sleep(WATCH_INTERVAL_S)
     return child.returncode
+
+
 def run(parent: int, args: Sequence[str]) -> int:
     """Become ``args`` (exec), killed by the kernel when ``parent`` dies (Linux)."""
     _die_with(parent, signal.SIGKILL)

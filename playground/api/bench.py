@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ..tied import tied_popen
+from ..tied import tied_popen, wait_serving
 
 PREFIX_TOKENS = 2000
 #: Seconds a server has to answer its first request.
@@ -71,20 +71,6 @@ def _prefix_ratio(base: str, prefix: str) -> float:
     return (second[1] - second[0]) / (first[1] - first[0])
 
 
-def _wait(url: str, process: subprocess.Popen, name: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} before serving")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name} did not answer within {START_TIMEOUT_S} s")
-
-
 def _servers(model: str) -> tuple[list[subprocess.Popen], str, str]:
     """Start both servers (tied to this process); returns them and their base URLs (ours, mlx_lm.server's)."""
     from ..backends.local.blas import ensure_fast_blas
@@ -100,8 +86,12 @@ def _servers(model: str) -> tuple[list[subprocess.Popen], str, str]:
     processes = [tied_popen(ours, env=env, **quiet), tied_popen(theirs, env=theirs_env, **quiet)]
     bases = f"http://127.0.0.1:{ours_port}/v1", f"http://127.0.0.1:{theirs_port}/v1"
     try:
-        _wait(f"{bases[0]}/models", processes[0], "mlx-playground serve --api-only")
-        _wait(f"http://127.0.0.1:{theirs_port}/health", processes[1], "mlx_lm.server")
+        wait_serving(
+            processes[0], f"{bases[0]}/models", name="mlx-playground serve --api-only", timeout_s=START_TIMEOUT_S
+        )
+        wait_serving(
+            processes[1], f"http://127.0.0.1:{theirs_port}/health", name="mlx_lm.server", timeout_s=START_TIMEOUT_S
+        )
     except BaseException:
         _stop(processes)
         raise
