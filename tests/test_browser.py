@@ -267,7 +267,7 @@ def test_symptom2_clear_while_streaming(page, toy_qwen3):
     expect(rows(page)).to_have_count(0)
     time.sleep(1.5)
     expect(rows(page)).to_have_count(0)  # the stream does not refill the chat
-    assert stats(page).inner_text().strip() == ""
+    expect(stats(page)).to_have_text(re.compile(r"^\s*$"))  # an update sent before the Clear may land after it
     fill(page, "max-tokens", "5")
     send(page, "Hello")
     wait_finished(page)

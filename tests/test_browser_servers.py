@@ -26,6 +26,7 @@ from test_browser import (
     box,
     close_page,
     fill,
+    header,
     open_accordion,
     open_page,
     prompt_panel,
@@ -183,6 +184,7 @@ def test_an_unreachable_url_is_one_inline_error_and_the_ui_keeps_serving(page, m
     url = box(page, "backend-url")
     url.fill(f"http://127.0.0.1:{free_port()}/v1")
     url.press("Tab")
+    expect(header(page)).not_to_contain_text(mlx_server.base_url)  # the page has taken the new URL (as a user sees)
     page.click("#backend-test")
     report = page.locator("#backend-report")
     expect(report).to_contain_text("cannot reach the server at")
